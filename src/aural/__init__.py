@@ -1,0 +1,65 @@
+"""aural: self-hosted Whisper speech-to-text.
+
+The Python API is :func:`transcribe`; results are :class:`Transcript` objects that
+:func:`aural.formats.render` turns into json, verbose_json, text, srt, vtt or tsv.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from aural.audio import Audio
+from aural.engine import transcribe_media
+from aural.errors import AuralError
+from aural.model_pool import ModelPool, get_model_pool
+from aural.pipeline import ProgressCallback
+from aural.types import (
+    ChannelInfo,
+    ChannelMode,
+    Segment,
+    Task,
+    Transcript,
+    TranscriptionOptions,
+    Word,
+)
+
+__all__ = [
+    "AuralError",
+    "ChannelInfo",
+    "ChannelMode",
+    "Segment",
+    "Task",
+    "Transcript",
+    "TranscriptionOptions",
+    "Word",
+    "transcribe",
+]
+__version__ = "0.1.0"
+
+
+def transcribe(
+    media: str | Path | npt.NDArray[np.floating[Any]],
+    *,
+    model: str | None = None,
+    pool: ModelPool | None = None,
+    on_progress: ProgressCallback | None = None,
+    **options: Any,
+) -> Transcript:
+    """Transcribe a media file, or samples at 16 kHz (1-D mono or ``[channels, frames]``).
+
+    ``options`` are the fields of :class:`TranscriptionOptions` (``language="fr"``,
+    ``task="translate"``, ``channels=[1]``, ``word_timestamps=True``, ...). The model is loaded
+    once per process and reused by later calls.
+    """
+    source = Audio.from_array(media) if isinstance(media, np.ndarray) else media
+    return transcribe_media(
+        source,
+        TranscriptionOptions.create(**options),
+        pool or get_model_pool(),
+        model=model,
+        on_progress=on_progress,
+    )

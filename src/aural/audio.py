@@ -1,0 +1,201 @@
+"""Decoding any media to float32 samples at 16 kHz, every channel kept, and channel selection.
+
+PyAV (FFmpeg) reads whatever FFmpeg reads: wav, flac, mp3, ogg/opus, m4a/aac, webm and the
+audio track of video files. Problems with the input become the typed errors of
+:mod:`aural.errors` here, so no face ever shows a decoder traceback.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import av
+import numpy as np
+import numpy.typing as npt
+
+from aural.errors import (
+    ChannelOutOfRangeError,
+    EmptyMediaError,
+    InvalidMediaError,
+    MediaTooLongError,
+    NoAudioStreamError,
+    TruncatedMediaError,
+)
+from aural.types import ChannelMode
+
+SAMPLE_RATE = 16_000
+# A decoded stream may end slightly before its header's estimate (encoder padding, VBR
+# estimates); more than this much shorter means the file was cut.
+_TRUNCATION_TOLERANCE_S = 1.0
+_TRUNCATION_TOLERANCE_SHARE = 0.05
+
+Samples = npt.NDArray[np.float32]
+MediaSource = str | os.PathLike[str] | BinaryIO
+
+
+@dataclass(frozen=True)
+class Audio:
+    """Decoded audio: ``samples`` is ``[channels, frames]`` float32 in [-1, 1] at 16 kHz."""
+
+    samples: Samples
+
+    @property
+    def channel_count(self) -> int:
+        return int(self.samples.shape[0])
+
+    @property
+    def duration(self) -> float:
+        return float(self.samples.shape[1]) / SAMPLE_RATE
+
+    @classmethod
+    def from_array(cls, array: npt.ArrayLike) -> Audio:
+        """Wrap caller-provided samples: 1-D mono, or 2-D ``[channels, frames]``, at 16 kHz."""
+        data = np.asarray(array, dtype=np.float32)
+        if data.ndim == 1:
+            data = data[np.newaxis, :]
+        if data.ndim != 2:
+            raise InvalidMediaError("audio arrays must be 1-D (mono) or 2-D [channels, frames]")
+        if data.shape[1] == 0:
+            raise EmptyMediaError("the audio holds no samples")
+        return cls(np.ascontiguousarray(data))
+
+
+@dataclass(frozen=True)
+class ChannelAudio:
+    """One mono signal to transcribe and the channel number its segments will carry."""
+
+    channel: int
+    samples: Samples
+
+    @property
+    def duration(self) -> float:
+        return float(self.samples.shape[0]) / SAMPLE_RATE
+
+
+def _describe(source: MediaSource) -> str:
+    return os.fspath(source) if isinstance(source, str | os.PathLike) else "the upload"
+
+
+def probe_duration(container: av.container.InputContainer, stream: av.AudioStream) -> float | None:
+    """The duration the header announces, if it announces one."""
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None:
+        return float(container.duration) / float(av.time_base)
+    return None
+
+
+def decode_audio(
+    source: MediaSource,
+    max_duration_s: float | None = None,
+    on_progress: Callable[[float], None] | None = None,
+) -> Audio:
+    """Decode the first audio stream of ``source`` to 16 kHz float32, keeping every channel.
+
+    Media announcing more than ``max_duration_s`` is refused from its header before anything
+    is decoded; media without a usable header is stopped as soon as it passes the limit.
+    """
+    name = _describe(source)
+    if isinstance(source, str | os.PathLike):
+        path = Path(source)
+        if not path.is_file():
+            raise InvalidMediaError(f"{name}: no such file")
+        if path.stat().st_size == 0:
+            raise EmptyMediaError(f"{name}: the file is empty")
+    try:
+        container = av.open(
+            source if not isinstance(source, os.PathLike) else os.fspath(source), mode="r"
+        )
+    except av.error.FFmpegError as exc:
+        raise InvalidMediaError(f"{name}: not a media file FFmpeg can read") from exc
+    with container:
+        if not container.streams.audio:
+            raise NoAudioStreamError(f"{name}: the media has no audio stream")
+        stream = container.streams.audio[0]
+        declared = probe_duration(container, stream)
+        if max_duration_s is not None and declared is not None and declared > max_duration_s:
+            raise MediaTooLongError(
+                f"{name}: {declared:.0f} s of media is over the {max_duration_s:.0f} s limit",
+                duration_s=declared,
+                max_duration_s=max_duration_s,
+            )
+        samples = _decode_stream(container, stream, name, max_duration_s, on_progress)
+    if samples.shape[1] == 0:
+        raise EmptyMediaError(f"{name}: the media holds no audio samples")
+    decoded = samples.shape[1] / SAMPLE_RATE
+    if declared is not None and declared - decoded > max(
+        _TRUNCATION_TOLERANCE_S, _TRUNCATION_TOLERANCE_SHARE * declared
+    ):
+        raise TruncatedMediaError(
+            f"{name}: the file is truncated ({decoded:.1f} s of {declared:.1f} s decoded)",
+            decoded_s=round(decoded, 3),
+            declared_s=round(declared, 3),
+        )
+    return Audio(samples)
+
+
+def _decode_stream(
+    container: av.container.InputContainer,
+    stream: av.AudioStream,
+    name: str,
+    max_duration_s: float | None,
+    on_progress: Callable[[float], None] | None,
+) -> Samples:
+    # Planar float output gives [channels, frames] per frame with no interleaving to undo.
+    resampler = av.AudioResampler(format="fltp", rate=SAMPLE_RATE)
+    chunks: list[Samples] = []
+    frames = 0
+    limit = None if max_duration_s is None else int(max_duration_s * SAMPLE_RATE)
+    try:
+        for frame in container.decode(stream):
+            for out in resampler.resample(frame):
+                chunk: Samples = out.to_ndarray().astype(np.float32, copy=False)
+                if chunks and chunk.shape[0] != chunks[0].shape[0]:
+                    continue  # a mid-stream layout change; keep the first layout
+                chunks.append(chunk)
+                frames += chunk.shape[1]
+            if limit is not None and frames > limit:
+                raise MediaTooLongError(
+                    f"{name}: the media is over the {max_duration_s:.0f} s limit",
+                    max_duration_s=max_duration_s,
+                )
+            if on_progress is not None:
+                on_progress(frames / SAMPLE_RATE)
+        for out in resampler.resample(None):
+            chunks.append(out.to_ndarray().astype(np.float32, copy=False))
+    except av.error.FFmpegError as exc:
+        if frames == 0:
+            raise InvalidMediaError(f"{name}: the audio stream cannot be decoded") from exc
+        raise TruncatedMediaError(
+            f"{name}: decoding broke off after {frames / SAMPLE_RATE:.1f} s (truncated or corrupt)",
+            decoded_s=round(frames / SAMPLE_RATE, 3),
+        ) from exc
+    if not chunks:
+        return np.zeros((stream.channels or 1, 0), dtype=np.float32)
+    return np.ascontiguousarray(np.concatenate(chunks, axis=1), dtype=np.float32)
+
+
+def select_channels(
+    audio: Audio, channels: tuple[int, ...] | None, mode: ChannelMode
+) -> list[ChannelAudio]:
+    """The mono signals to transcribe: each selected channel (split) or their mean (mix).
+
+    An empty or missing selection means every channel. A mix is reported as channel 0.
+    """
+    selected = list(dict.fromkeys(channels)) if channels else list(range(audio.channel_count))
+    bad = [index for index in selected if not 0 <= index < audio.channel_count]
+    if bad:
+        raise ChannelOutOfRangeError(
+            f"channel {bad[0]} does not exist: the media has {audio.channel_count} channel(s), "
+            f"numbered from 0",
+            channel=bad[0],
+            channel_count=audio.channel_count,
+        )
+    if mode is ChannelMode.MIX:
+        mixed = audio.samples[selected].mean(axis=0, dtype=np.float32)
+        return [ChannelAudio(selected[0] if len(selected) == 1 else 0, mixed)]
+    return [ChannelAudio(index, audio.samples[index]) for index in selected]

@@ -1,0 +1,201 @@
+"""The ``aural`` command: transcribe local files and manage the bundled models.
+
+Results go to stdout (one input) or to files; progress and errors go to stderr, so
+``aural transcribe a.wav > a.json`` stays clean. Exit codes: 0 done, 2 bad usage or bad input.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from aural import __version__
+from aural.config import get_settings
+from aural.engine import transcribe_media
+from aural.errors import AuralError
+from aural.formats import WRITERS, OutputFormat, render
+from aural.model_pool import get_model_pool
+from aural.models import CATALOGUE, installed_source, verify
+from aural.types import ChannelMode, Task, TranscriptionOptions
+
+EXIT_BAD_INPUT = 2
+
+app = typer.Typer(
+    help="Self-hosted Whisper speech-to-text.", no_args_is_help=True, pretty_exceptions_enable=False
+)
+models_app = typer.Typer(help="The bundled model catalogue.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+stderr = Console(stderr=True)
+stdout = Console(soft_wrap=True, highlight=False)
+
+
+def _fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
+    stderr.print(f"[red]error:[/red] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def _parse_channels(value: str | None) -> tuple[int, ...] | None:
+    if not value:
+        return None
+    try:
+        return tuple(int(part) for part in value.split(","))
+    except ValueError:
+        _fail(f"--channels takes comma-separated channel numbers like 0,2, not {value!r}")
+
+
+def _version(show: bool) -> None:
+    if show:
+        stdout.print(f"aural {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show version.")
+    ] = False,
+) -> None:
+    """Self-hosted Whisper speech-to-text."""
+
+
+@app.command()
+def transcribe(
+    files: Annotated[list[Path], typer.Argument(help="Media files (any format FFmpeg reads).")],
+    model: Annotated[str | None, typer.Option(help="Catalogue name or model directory.")] = None,
+    language: Annotated[str | None, typer.Option(help="ISO 639-1 / RFC 5646 tag, or auto.")] = None,
+    language_switching: Annotated[
+        bool, typer.Option(help="Re-detect the language every ~30 s of speech.")
+    ] = False,
+    task: Annotated[
+        Task, typer.Option(help="transcribe, or translate to English.")
+    ] = Task.TRANSCRIBE,
+    channel_mode: Annotated[
+        ChannelMode, typer.Option(help="split: each channel alone; mix: down-mix first.")
+    ] = ChannelMode.SPLIT,
+    channels: Annotated[
+        str | None, typer.Option(help="Comma-separated 0-based channels, e.g. 0,2 (all if unset).")
+    ] = None,
+    word_timestamps: Annotated[bool, typer.Option(help="Time every word.")] = False,
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = OutputFormat.JSON,
+    output_dir: Annotated[
+        Path | None, typer.Option(help="Write <name>.<ext> files here instead of stdout.")
+    ] = None,
+    beam_size: Annotated[int, typer.Option(help="Beam width (1 = greedy).")] = 5,
+    initial_prompt: Annotated[
+        str | None, typer.Option(help="Text that primes the decoder.")
+    ] = None,
+    temperature: Annotated[
+        float | None, typer.Option(help="One sampling temperature (default: fallback ladder).")
+    ] = None,
+    vad: Annotated[bool, typer.Option(help="Skip non-speech before decoding.")] = True,
+) -> None:
+    """Transcribe (or translate) media files."""
+    try:
+        options = TranscriptionOptions.create(
+            task=task,
+            language=language,
+            language_switching=language_switching,
+            channel_mode=channel_mode,
+            channels=_parse_channels(channels),
+            word_timestamps=word_timestamps,
+            beam_size=beam_size,
+            initial_prompt=initial_prompt,
+            temperature=temperature,
+            vad=vad,
+        )
+        pool = get_model_pool()
+        with stderr.status(f"loading model {model or get_settings().model}"):
+            pool.get(model)
+    except AuralError as exc:
+        _fail(exc.message)
+    to_stdout = output_dir is None and len(files) == 1
+    target_dir = output_dir or Path.cwd()
+    if not to_stdout:
+        target_dir.mkdir(parents=True, exist_ok=True)
+    failed = 0
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:>7.1f} s of audio"),
+        TimeRemainingColumn(),
+        console=stderr,
+        transient=True,
+    )
+    with progress:
+        for path in files:
+            bar = progress.add_task(path.name, total=None)
+
+            def on_progress(done: float, total: float, bar: TaskID = bar) -> None:
+                progress.update(bar, completed=done, total=total)
+
+            try:
+                transcript = transcribe_media(path, options, pool, model, on_progress=on_progress)
+            except AuralError as exc:
+                failed += 1
+                progress.remove_task(bar)
+                stderr.print(f"[red]error:[/red] {exc.message}", highlight=False)
+                continue
+            progress.remove_task(bar)
+            text = render(transcript, output_format)
+            if to_stdout:
+                sys.stdout.write(text)
+            else:
+                out = target_dir / f"{path.stem}.{WRITERS[output_format].extension}"
+                out.write_text(text, encoding="utf-8")
+                stderr.print(f"wrote {out}", highlight=False)
+    if failed:
+        raise typer.Exit(EXIT_BAD_INPUT)
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """Show the catalogue and which models are installed."""
+    table = Table("name", "installed from", "description")
+    for entry in CATALOGUE.values():
+        source = installed_source(entry)
+        table.add_row(
+            entry.name,
+            " + ".join(source.packages) if source else "[yellow]not installed[/yellow]",
+            entry.description,
+        )
+    stdout.print(table)
+    stdout.print("Any other name is downloaded by faster-whisper when online.")
+
+
+@models_app.command("verify")
+def models_verify(
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Models to check (all if none).")
+    ] = None,
+) -> None:
+    """Re-hash installed weights against their published size and SHA-256."""
+    settings = get_settings()
+    bad = 0
+    for name in names or list(CATALOGUE):
+        entry = CATALOGUE.get(name)
+        if entry is None:
+            _fail(f"unknown model {name!r}; known: {', '.join(CATALOGUE)}")
+        try:
+            with stderr.status(f"verifying {name}"):
+                where = verify(entry, settings.cache_dir)
+        except AuralError as exc:
+            bad += 1
+            stderr.print(f"[red]{name}: {exc.message}[/red]", highlight=False)
+            continue
+        stdout.print(f"{name}: ok ({where})")
+    if bad:
+        raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,39 @@
+"""From a media file (or samples) to a :class:`Transcript`: decode, pick the model, run.
+
+The one entry point that the Python API, the CLI and the job runner share, so limits and
+licensing apply the same way on every face.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from aural.audio import Audio, MediaSource, decode_audio
+from aural.model_pool import ModelPool
+from aural.pipeline import ProgressCallback, Transcriber
+from aural.types import Transcript, TranscriptionOptions
+
+
+def with_deployment_licence(options: TranscriptionOptions, pool: ModelPool) -> TranscriptionOptions:
+    """Options limited to the deployment's licensed languages unless the caller set a list."""
+    if options.licensed_languages is None and pool.settings.licensed_languages is not None:
+        return replace(options, licensed_languages=pool.settings.licensed_languages)
+    return options
+
+
+def transcribe_media(
+    source: MediaSource | Audio,
+    options: TranscriptionOptions,
+    pool: ModelPool,
+    model: str | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> Transcript:
+    """Decode ``source`` (unless it is already :class:`Audio`) and transcribe it."""
+    options = with_deployment_licence(options, pool)
+    loaded = pool.get(model)
+    audio = (
+        source
+        if isinstance(source, Audio)
+        else decode_audio(source, max_duration_s=pool.settings.max_duration_s)
+    )
+    return Transcriber(loaded).transcribe(audio, options, on_progress)

@@ -1,0 +1,92 @@
+"""Loaded models, one copy per (model, device, precision) per process, shared by all callers.
+
+Loading ``base`` takes about a second and 150 MB; every face and worker thread asks the pool
+instead of loading its own. The pool is an object, not a module global, so tests and servers can
+hold their own; :func:`get_model_pool` is the process-wide one behind the Python API and CLI.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import ctranslate2
+from faster_whisper import WhisperModel
+
+from aural.config import Settings, get_settings
+from aural.models import resolve_model_path
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A ready faster-whisper model and what the pipeline needs to know about it."""
+
+    name: str
+    path: str
+    whisper: WhisperModel
+    device: str
+    compute_type: str
+
+    @property
+    def multilingual(self) -> bool:
+        return bool(self.whisper.model.is_multilingual)
+
+
+def resolve_device(settings: Settings) -> tuple[str, str]:
+    """The device and CTranslate2 compute type to load with: int8 on CPU, float16 on GPU."""
+    device = settings.device
+    if device == "auto":
+        device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+    compute_type = settings.compute_type
+    if compute_type == "default":
+        compute_type = "float16" if device == "cuda" else "int8"
+    return device, compute_type
+
+
+class ModelPool:
+    """Loads each model once and hands the same instance to every caller."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._models: dict[tuple[str, ...], LoadedModel] = {}
+        self._guard = threading.Lock()
+        self._loading: dict[tuple[str, ...], threading.Lock] = {}
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    def get(self, name: str | None = None) -> LoadedModel:
+        """The loaded model called ``name`` (the configured default when ``None``)."""
+        name = name or self._settings.model
+        device, compute_type = resolve_device(self._settings)
+        key = (name, device, compute_type)
+        with self._guard:
+            if key in self._models:
+                return self._models[key]
+            lock = self._loading.setdefault(key, threading.Lock())
+        with lock:  # one loader per key; other keys load in parallel
+            if key not in self._models:
+                self._models[key] = self._load(name, device, compute_type)
+        return self._models[key]
+
+    def loaded(self) -> list[LoadedModel]:
+        """The models loaded so far (for readiness checks and metrics)."""
+        with self._guard:
+            return list(self._models.values())
+
+    def _load(self, name: str, device: str, compute_type: str) -> LoadedModel:
+        path = resolve_model_path(name, self._settings)
+        kwargs: dict[str, Any] = {"device": device, "compute_type": compute_type}
+        if device == "cpu":
+            kwargs["cpu_threads"] = self._settings.resolved_cpu_threads
+        whisper = WhisperModel(path, **kwargs)
+        return LoadedModel(name, path, whisper, device, compute_type)
+
+
+@lru_cache(maxsize=1)
+def get_model_pool() -> ModelPool:
+    """The process-wide pool used by :func:`aural.transcribe` and the CLI."""
+    return ModelPool(get_settings())

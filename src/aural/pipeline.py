@@ -1,0 +1,266 @@
+"""The transcription itself: channels -> speech -> language runs -> faster-whisper -> Transcript.
+
+One :class:`Transcriber` wraps one loaded model and is safe to share between threads; it neither
+decodes files nor formats output (see :mod:`aural.audio` and :mod:`aural.formats`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+
+from faster_whisper.transcribe import Segment as WhisperSegment
+from faster_whisper.transcribe import Word as WhisperWord
+from faster_whisper.vad import SpeechTimestampsMap
+
+from aural.audio import SAMPLE_RATE, Audio, ChannelAudio, Samples, select_channels
+from aural.errors import InvalidOptionError, UnsupportedLanguageError
+from aural.languages import (
+    ensure_licensed,
+    most_probable_allowed,
+    normalise_language_set,
+    parse_language_option,
+)
+from aural.model_pool import LoadedModel
+from aural.speech import SpeechRegion, find_speech, gather, windows
+from aural.types import ChannelInfo, Segment, Transcript, TranscriptionOptions, Word
+
+ProgressCallback = Callable[[float, float], None]
+"""Called with (seconds of audio done, seconds in all) as decoding advances."""
+
+SWITCHING_WINDOW_S = 30.0
+# Windows with less speech than this give unreliable language ID; they follow a neighbour.
+_MIN_DETECTION_SPEECH_S = 2.0
+
+
+@dataclass(frozen=True)
+class LanguageRun:
+    """Consecutive speech regions of one channel that are decoded in one language."""
+
+    language: str
+    probability: float
+    regions: list[SpeechRegion]
+
+    @property
+    def speech_duration(self) -> float:
+        return sum(r.duration for r in self.regions)
+
+
+def validate_options(options: TranscriptionOptions) -> None:
+    """Reject out-of-range decoding options with a message naming the option."""
+    if not 1 <= options.chunk_length_s <= 30:
+        raise InvalidOptionError("chunk_length_s must be between 1 and 30", option="chunk_length_s")
+    if options.beam_size < 1:
+        raise InvalidOptionError("beam_size must be at least 1", option="beam_size")
+    if not options.temperature or any(not 0.0 <= t <= 1.0 for t in options.temperature):
+        raise InvalidOptionError("temperature must be between 0 and 1", option="temperature")
+    if options.patience <= 0:
+        raise InvalidOptionError("patience must be positive", option="patience")
+
+
+class Transcriber:
+    """Runs :class:`TranscriptionOptions` over decoded :class:`Audio` with one model."""
+
+    def __init__(self, model: LoadedModel) -> None:
+        self.model = model
+
+    def transcribe(
+        self,
+        audio: Audio,
+        options: TranscriptionOptions,
+        on_progress: ProgressCallback | None = None,
+    ) -> Transcript:
+        validate_options(options)
+        requested = self._requested_language(options)
+        channels = select_channels(audio, options.channels, options.channel_mode)
+        total = sum(c.duration for c in channels)
+        done = 0.0
+        infos: list[ChannelInfo] = []
+        segments: list[Segment] = []
+        for channel in channels:
+            runs = self._plan_runs(channel, options, requested)
+            for run in runs:
+                for segment in self._decode_run(channel, run, options):
+                    segments.append(segment)
+                    if on_progress:
+                        on_progress(done + segment.end, total)
+            done += channel.duration
+            if on_progress:
+                on_progress(done, total)
+            infos.append(_channel_info(channel, runs, options, requested))
+        ordered = sorted(segments, key=lambda s: (s.start, s.channel))
+        return Transcript(
+            language=_predominant(infos, segments),
+            duration=audio.duration,
+            task=options.task,
+            channels=tuple(infos),
+            segments=tuple(replace(s, id=i) for i, s in enumerate(ordered)),
+        )
+
+    def _requested_language(self, options: TranscriptionOptions) -> str | None:
+        """The fixed language of the request, checked against the model and the licence."""
+        requested = parse_language_option(options.language)
+        licensed = normalise_language_set(options.licensed_languages)
+        if not self.model.multilingual:
+            if requested not in (None, "en"):
+                raise UnsupportedLanguageError(
+                    f"model {self.model.name!r} is English only; it cannot take {requested!r}",
+                    language=requested,
+                )
+            requested = "en"
+        if requested is not None:
+            ensure_licensed(requested, licensed)
+        return requested
+
+    def _plan_runs(
+        self, channel: ChannelAudio, options: TranscriptionOptions, requested: str | None
+    ) -> list[LanguageRun]:
+        """Split one channel's speech into runs of one language each."""
+        switching = options.language_switching and requested is None
+        max_region = SWITCHING_WINDOW_S if switching else float("inf")
+        regions = find_speech(channel.samples, options.vad, max_region)
+        if not regions:
+            return []
+        if requested is not None:
+            return [LanguageRun(requested, 1.0, regions)]
+        if not switching:
+            language, probability = self._detect(gather(channel.samples, regions), options)
+            return [LanguageRun(language, probability, regions)]
+        return self._switching_runs(channel.samples, regions, options)
+
+    def _switching_runs(
+        self, samples: Samples, regions: list[SpeechRegion], options: TranscriptionOptions
+    ) -> list[LanguageRun]:
+        """Detect the predominant language per ~30 s window and merge equal neighbours."""
+        detected: list[tuple[str, float] | None] = []
+        groups = windows(regions, SWITCHING_WINDOW_S)
+        for group in groups:
+            speech = gather(samples, group)
+            enough = speech.shape[0] >= _MIN_DETECTION_SPEECH_S * SAMPLE_RATE
+            detected.append(self._detect(speech, options) if enough else None)
+        fallback = next((d for d in detected if d is not None), None)
+        if fallback is None:  # no window had enough speech: detect on all of it
+            fallback = self._detect(gather(samples, regions), options)
+        runs: list[LanguageRun] = []
+        previous = fallback
+        for group, found in zip(groups, detected, strict=True):
+            language, probability = found or previous
+            previous = (language, probability)
+            if runs and runs[-1].language == language:
+                last = runs[-1]
+                runs[-1] = LanguageRun(language, max(last.probability, probability),
+                                       last.regions + group)  # fmt: skip
+            else:
+                runs.append(LanguageRun(language, probability, list(group)))
+        return runs
+
+    def _detect(self, speech: Samples, options: TranscriptionOptions) -> tuple[str, float]:
+        """The most probable licensed language of (the first 30 s of) ``speech``."""
+        _, _, ranking = self.model.whisper.detect_language(audio=speech[: 30 * SAMPLE_RATE])
+        return most_probable_allowed(ranking, normalise_language_set(options.licensed_languages))
+
+    def _decode_run(
+        self, channel: ChannelAudio, run: LanguageRun, options: TranscriptionOptions
+    ) -> Iterator[Segment]:
+        """Decode one run's speech and map its timestamps back onto the channel's timeline."""
+        raw, _ = self.model.whisper.transcribe(
+            gather(channel.samples, run.regions),
+            language=run.language,
+            task=options.task.value,
+            beam_size=options.beam_size,
+            patience=options.patience,
+            temperature=list(options.temperature),
+            compression_ratio_threshold=options.compression_ratio_threshold,
+            log_prob_threshold=options.log_prob_threshold,
+            no_speech_threshold=options.no_speech_threshold,
+            condition_on_previous_text=options.condition_on_previous_text,
+            initial_prompt=options.initial_prompt,
+            suppress_tokens=list(options.suppress_tokens),
+            word_timestamps=options.word_timestamps,
+            chunk_length=options.chunk_length_s,
+            vad_filter=False,
+        )
+        timeline = SpeechTimestampsMap(
+            [{"start": r.start, "end": r.end} for r in run.regions], SAMPLE_RATE
+        )
+        for whisper_segment in raw:
+            segment = _to_segment(whisper_segment, timeline, channel.channel, run.language)
+            if segment.text or segment.words:
+                yield segment
+
+
+def _to_segment(
+    raw: WhisperSegment, timeline: SpeechTimestampsMap, channel: int, language: str
+) -> Segment:
+    """A faster-whisper segment with times moved from gathered speech to the channel."""
+    words = tuple(_to_word(w, timeline) for w in raw.words or () if w.word.strip())
+    start = words[0].start if words else float(timeline.get_original_time(raw.start))
+    end = words[-1].end if words else float(timeline.get_original_time(raw.end, is_end=True))
+    return Segment(
+        id=raw.id,
+        start=start,
+        end=end,
+        text=raw.text.strip(),
+        channel=channel,
+        language=language,
+        words=words,
+        seek=raw.seek,
+        tokens=tuple(raw.tokens),
+        temperature=float(raw.temperature or 0.0),
+        avg_logprob=float(raw.avg_logprob),
+        compression_ratio=float(raw.compression_ratio),
+        no_speech_prob=float(raw.no_speech_prob),
+    )
+
+
+def _to_word(raw: WhisperWord, timeline: SpeechTimestampsMap) -> Word:
+    # Both ends are mapped through the region holding the word's middle, so a word is never
+    # stretched across the silence that the VAD removed.
+    region = timeline.get_chunk_index((raw.start + raw.end) / 2)
+    return Word(
+        start=float(timeline.get_original_time(raw.start, region)),
+        end=float(timeline.get_original_time(raw.end, region)),
+        text=raw.word.strip(),
+        probability=round(float(raw.probability), 4),
+    )
+
+
+def _channel_info(
+    channel: ChannelAudio,
+    runs: list[LanguageRun],
+    options: TranscriptionOptions,
+    requested: str | None,
+) -> ChannelInfo:
+    if runs:
+        main = max(runs, key=lambda r: r.speech_duration)
+        language, probability = main.language, main.probability
+    else:  # no speech: nothing to detect on
+        language, probability = _silent_language(options, requested), 0.0
+    return ChannelInfo(
+        channel=channel.channel,
+        language=language,
+        language_probability=round(probability, 4),
+        duration=round(channel.duration, 3),
+        speech_duration=round(sum(r.speech_duration for r in runs), 3),
+    )
+
+
+def _silent_language(options: TranscriptionOptions, requested: str | None) -> str:
+    """The language reported for audio without speech: the requested one, else English if
+    licensed, else the first licensed code."""
+    licensed = normalise_language_set(options.licensed_languages)
+    if requested is not None:
+        return requested
+    if licensed is None or "en" in licensed:
+        return "en"
+    return sorted(licensed)[0]
+
+
+def _predominant(infos: list[ChannelInfo], segments: list[Segment]) -> str:
+    """The language with the most transcribed time over all channels."""
+    spoken: dict[str, float] = {}
+    for segment in segments:
+        spoken[segment.language] = spoken.get(segment.language, 0.0) + segment.end - segment.start
+    if spoken:
+        return max(spoken, key=lambda code: spoken[code])
+    return infos[0].language if infos else "en"
