@@ -151,19 +151,28 @@ def _decode_stream(
     frames = 0
     limit = None if max_duration_s is None else int(max_duration_s * SAMPLE_RATE)
     try:
-        for frame in container.decode(stream):
-            for out in resampler.resample(frame):
-                chunk: Samples = out.to_ndarray().astype(np.float32, copy=False)
-                if chunks and chunk.shape[0] != chunks[0].shape[0]:
-                    continue  # a mid-stream layout change; keep the first layout
-                chunks.append(chunk)
-                frames += chunk.shape[1]
+        for packet in container.demux(stream):
+            # FFmpeg re-estimates a cut WAV's duration from the file size, so the header check
+            # cannot see it; the demuxer flags the short last packet as corrupt instead.
+            if packet.is_corrupt:
+                raise TruncatedMediaError(
+                    f"{name}: the file is truncated (a corrupt packet after "
+                    f"{frames / SAMPLE_RATE:.1f} s)",
+                    decoded_s=round(frames / SAMPLE_RATE, 3),
+                )
+            for frame in packet.decode():
+                for out in resampler.resample(frame):
+                    chunk: Samples = out.to_ndarray().astype(np.float32, copy=False)
+                    if chunks and chunk.shape[0] != chunks[0].shape[0]:
+                        continue  # a mid-stream layout change; keep the first layout
+                    chunks.append(chunk)
+                    frames += chunk.shape[1]
             if limit is not None and frames > limit:
                 raise MediaTooLongError(
                     f"{name}: the media is over the {max_duration_s:.0f} s limit",
                     max_duration_s=max_duration_s,
                 )
-            if on_progress is not None:
+            if on_progress is not None and frames:
                 on_progress(frames / SAMPLE_RATE)
         for out in resampler.resample(None):
             chunks.append(out.to_ndarray().astype(np.float32, copy=False))

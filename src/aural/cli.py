@@ -36,8 +36,13 @@ stderr = Console(stderr=True)
 stdout = Console(soft_wrap=True, highlight=False)
 
 
+def _error(message: str) -> None:
+    """One unwrapped, unstyled line on stderr: scripts grep it, terminals show it whole."""
+    typer.echo(f"error: {message}", err=True)
+
+
 def _fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
-    stderr.print(f"[red]error:[/red] {message}", highlight=False)
+    _error(message)
     raise typer.Exit(code)
 
 
@@ -142,7 +147,7 @@ def transcribe(
             except AuralError as exc:
                 failed += 1
                 progress.remove_task(bar)
-                stderr.print(f"[red]error:[/red] {exc.message}", highlight=False)
+                _error(exc.message)
                 continue
             progress.remove_task(bar)
             text = render(transcript, output_format)
@@ -189,7 +194,7 @@ def models_verify(
                 where = verify(entry, settings.cache_dir)
         except AuralError as exc:
             bad += 1
-            stderr.print(f"[red]{name}: {exc.message}[/red]", highlight=False)
+            _error(f"{name}: {exc.message}")
             continue
         stdout.print(f"{name}: ok ({where})")
     if bad:

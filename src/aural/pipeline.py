@@ -7,7 +7,7 @@ decodes files nor formats output (see :mod:`aural.audio` and :mod:`aural.formats
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from faster_whisper.transcribe import Segment as WhisperSegment
 from faster_whisper.transcribe import Word as WhisperWord
@@ -22,28 +22,12 @@ from aural.languages import (
     parse_language_option,
 )
 from aural.model_pool import LoadedModel
-from aural.speech import SpeechRegion, find_speech, gather, windows
+from aural.speech import find_speech, gather
+from aural.switching import LanguageRun, Ranking, plan_runs
 from aural.types import ChannelInfo, Segment, Transcript, TranscriptionOptions, Word
 
 ProgressCallback = Callable[[float, float], None]
 """Called with (seconds of audio done, seconds in all) as decoding advances."""
-
-SWITCHING_WINDOW_S = 30.0
-# Windows with less speech than this give unreliable language ID; they follow a neighbour.
-_MIN_DETECTION_SPEECH_S = 2.0
-
-
-@dataclass(frozen=True)
-class LanguageRun:
-    """Consecutive speech regions of one channel that are decoded in one language."""
-
-    language: str
-    probability: float
-    regions: list[SpeechRegion]
-
-    @property
-    def speech_duration(self) -> float:
-        return sum(r.duration for r in self.regions)
 
 
 def validate_options(options: TranscriptionOptions) -> None:
@@ -117,54 +101,33 @@ class Transcriber:
     ) -> list[LanguageRun]:
         """Split one channel's speech into runs of one language each."""
         switching = options.language_switching and requested is None
-        max_region = SWITCHING_WINDOW_S if switching else float("inf")
-        regions = find_speech(channel.samples, options.vad, max_region)
+        regions = find_speech(channel.samples, options.vad, fine=switching)
         if not regions:
             return []
         if requested is not None:
-            return [LanguageRun(requested, 1.0, regions)]
+            return [LanguageRun(requested, 1.0, tuple(regions))]
         if not switching:
             language, probability = self._detect(gather(channel.samples, regions), options)
-            return [LanguageRun(language, probability, regions)]
-        return self._switching_runs(channel.samples, regions, options)
+            return [LanguageRun(language, probability, tuple(regions))]
+        allowed = normalise_language_set(options.licensed_languages)
+        return plan_runs(channel.samples, regions, self._rank, allowed)
 
-    def _switching_runs(
-        self, samples: Samples, regions: list[SpeechRegion], options: TranscriptionOptions
-    ) -> list[LanguageRun]:
-        """Detect the predominant language per ~30 s window and merge equal neighbours."""
-        detected: list[tuple[str, float] | None] = []
-        groups = windows(regions, SWITCHING_WINDOW_S)
-        for group in groups:
-            speech = gather(samples, group)
-            enough = speech.shape[0] >= _MIN_DETECTION_SPEECH_S * SAMPLE_RATE
-            detected.append(self._detect(speech, options) if enough else None)
-        fallback = next((d for d in detected if d is not None), None)
-        if fallback is None:  # no window had enough speech: detect on all of it
-            fallback = self._detect(gather(samples, regions), options)
-        runs: list[LanguageRun] = []
-        previous = fallback
-        for group, found in zip(groups, detected, strict=True):
-            language, probability = found or previous
-            previous = (language, probability)
-            if runs and runs[-1].language == language:
-                last = runs[-1]
-                runs[-1] = LanguageRun(language, max(last.probability, probability),
-                                       last.regions + group)  # fmt: skip
-            else:
-                runs.append(LanguageRun(language, probability, list(group)))
-        return runs
+    def _rank(self, speech: Samples) -> Ranking:
+        """Whisper's language probabilities for (the first 30 s of) ``speech``."""
+        _, _, ranking = self.model.whisper.detect_language(audio=speech[: 30 * SAMPLE_RATE])
+        return dict(ranking)
 
     def _detect(self, speech: Samples, options: TranscriptionOptions) -> tuple[str, float]:
-        """The most probable licensed language of (the first 30 s of) ``speech``."""
-        _, _, ranking = self.model.whisper.detect_language(audio=speech[: 30 * SAMPLE_RATE])
-        return most_probable_allowed(ranking, normalise_language_set(options.licensed_languages))
+        """The most probable licensed language of ``speech``."""
+        allowed = normalise_language_set(options.licensed_languages)
+        return most_probable_allowed(list(self._rank(speech).items()), allowed)
 
     def _decode_run(
         self, channel: ChannelAudio, run: LanguageRun, options: TranscriptionOptions
     ) -> Iterator[Segment]:
         """Decode one run's speech and map its timestamps back onto the channel's timeline."""
         raw, _ = self.model.whisper.transcribe(
-            gather(channel.samples, run.regions),
+            gather(channel.samples, list(run.regions)),
             language=run.language,
             task=options.task.value,
             beam_size=options.beam_size,

@@ -1,0 +1,5 @@
+"""``python -m aural`` runs the CLI."""
+
+from aural.cli import main
+
+main()

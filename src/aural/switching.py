@@ -1,0 +1,122 @@
+"""Language switching: which language each stretch of speech is in.
+
+Detection runs on ~30 s windows of speech (Whisper's own context). Where two neighbouring
+windows disagree, the change is somewhere inside them; each speech region of the pair is then
+ranked on its own and the change is put at the split that agrees best with those rankings, so a
+run starts at the pause where the speaker actually switched rather than at a window edge.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aural.audio import SAMPLE_RATE, Samples
+from aural.languages import most_probable_allowed
+from aural.speech import SpeechRegion, gather, windows
+
+Ranking = dict[str, float]
+"""Language code -> probability, as Whisper's detector ranks one stretch of speech."""
+
+WINDOW_S = 30.0
+# Less speech than this gives unreliable language ID: such a window follows its neighbour.
+MIN_WINDOW_SPEECH_S = 2.0
+_FLOOR = 1e-6
+
+
+@dataclass(frozen=True)
+class LanguageRun:
+    """Consecutive speech regions of one channel that are decoded in one language."""
+
+    language: str
+    probability: float
+    regions: tuple[SpeechRegion, ...]
+
+    @property
+    def speech_duration(self) -> float:
+        return sum(r.duration for r in self.regions)
+
+
+def _best(ranking: Ranking, allowed: frozenset[str] | None) -> tuple[str, float]:
+    return most_probable_allowed(list(ranking.items()), allowed)
+
+
+def _split_point(rankings: list[Ranking], durations: list[float], before: str, after: str) -> int:
+    """Index k where regions [0, k) are ``before`` and [k, n) are ``after``, chosen to maximise
+    the duration-weighted log-likelihood of that labelling."""
+    scores = [
+        d * (math.log(max(r.get(before, 0.0), _FLOOR)) - math.log(max(r.get(after, 0.0), _FLOOR)))
+        for r, d in zip(rankings, durations, strict=True)
+    ]
+    # total(k) = sum(scores[:k]) + const; pick the k with the largest prefix sum.
+    best_k, best, running = 0, 0.0, 0.0
+    for k, score in enumerate(scores, start=1):
+        running += score
+        if running > best:
+            best_k, best = k, running
+    return best_k
+
+
+def plan_runs(
+    samples: Samples,
+    regions: list[SpeechRegion],
+    rank: Callable[[Samples], Ranking],
+    allowed: frozenset[str] | None,
+) -> list[LanguageRun]:
+    """Runs of one language each over ``regions`` (which must be at most ``WINDOW_S`` long)."""
+    groups = windows(regions, WINDOW_S)
+    labels: list[tuple[str, float] | None] = []
+    for group in groups:
+        speech = gather(samples, group)
+        enough = speech.shape[0] >= MIN_WINDOW_SPEECH_S * SAMPLE_RATE
+        labels.append(_best(rank(speech), allowed) if enough else None)
+    if all(label is None for label in labels):
+        labels = [_best(rank(gather(samples, regions)), allowed)] * len(groups)
+    filled = _fill_gaps(labels)
+
+    per_region: list[tuple[str, float]] = []
+    for group, label in zip(groups, filled, strict=True):
+        per_region.extend([label] * len(group))
+    offsets = [0]
+    for group in groups:
+        offsets.append(offsets[-1] + len(group))
+    for i in range(len(groups) - 1):
+        before, after = filled[i][0], filled[i + 1][0]
+        if before == after:
+            continue
+        pair = [*groups[i], *groups[i + 1]]
+        rankings = [rank(samples[r.start : r.end]) for r in pair]
+        k = _split_point(rankings, [r.duration for r in pair], before, after)
+        left = len(groups[i])
+        for j in range(len(pair)):
+            if j >= k:
+                per_region[offsets[i] + j] = filled[i + 1]
+            elif j >= left:  # keep the left window's labels: an earlier change may have set them
+                per_region[offsets[i] + j] = filled[i]
+    return _merge(regions, per_region)
+
+
+def _fill_gaps(labels: list[tuple[str, float] | None]) -> list[tuple[str, float]]:
+    """Windows without enough speech take the previous window's label (the next one's at the
+    start)."""
+    first = next(label for label in labels if label is not None)
+    filled: list[tuple[str, float]] = []
+    previous = first
+    for label in labels:
+        previous = label or previous
+        filled.append(previous)
+    return filled
+
+
+def _merge(regions: list[SpeechRegion], labels: list[tuple[str, float]]) -> list[LanguageRun]:
+    runs: list[LanguageRun] = []
+    for region, (language, probability) in zip(regions, labels, strict=True):
+        if runs and runs[-1].language == language:
+            last = runs[-1]
+            runs[-1] = LanguageRun(
+                language, max(last.probability, probability), (*last.regions, region)
+            )
+        else:
+            runs.append(LanguageRun(language, probability, (region,)))
+    return runs
