@@ -6,7 +6,7 @@ decodes files nor formats output (see :mod:`aural.audio` and :mod:`aural.formats
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 
 from faster_whisper.transcribe import Segment as WhisperSegment
@@ -14,6 +14,14 @@ from faster_whisper.transcribe import Word as WhisperWord
 from faster_whisper.vad import SpeechTimestampsMap
 
 from aural.audio import SAMPLE_RATE, Audio, ChannelAudio, Samples, select_channels
+from aural.decoder import (
+    WINDOW_S,
+    decode_batched,
+    decode_window,
+    encode_window,
+    fits_one_window,
+    rank_languages,
+)
 from aural.errors import InvalidOptionError, UnsupportedLanguageError
 from aural.languages import (
     ensure_licensed,
@@ -99,33 +107,72 @@ class Transcriber:
     def _plan_runs(
         self, channel: ChannelAudio, options: TranscriptionOptions, requested: str | None
     ) -> list[LanguageRun]:
-        """Split one channel's speech into runs of one language each."""
-        switching = options.language_switching and requested is None
-        regions = find_speech(channel.samples, options.vad, fine=switching)
+        """Split one channel's speech into runs of one language each.
+
+        Speech that fits one window is encoded here once; detection and decoding share it.
+        """
+        regions = find_speech(channel.samples, options.vad)
         if not regions:
             return []
-        if requested is not None:
-            return [LanguageRun(requested, 1.0, tuple(regions))]
-        if not switching:
-            language, probability = self._detect(gather(channel.samples, regions), options)
-            return [LanguageRun(language, probability, tuple(regions))]
         allowed = normalise_language_set(options.licensed_languages)
-        return plan_runs(channel.samples, regions, self._rank, allowed)
+        if options.language_switching and requested is None:
+            return plan_runs(channel.samples, regions, self._rank, allowed)
+        speech = gather(channel.samples, regions)
+        window = None
+        if fits_one_window(speech.shape[0], options.chunk_length_s):
+            window = encode_window(self.model.whisper, speech)
+        if requested is not None:
+            return [LanguageRun(requested, 1.0, tuple(regions), window)]
+        ranking = (
+            rank_languages(self.model.whisper, window.encoder_output)
+            if window
+            else self._rank(speech)
+        )
+        language, probability = most_probable_allowed(list(ranking.items()), allowed)
+        return [LanguageRun(language, probability, tuple(regions), window)]
 
     def _rank(self, speech: Samples) -> Ranking:
-        """Whisper's language probabilities for (the first 30 s of) ``speech``."""
-        _, _, ranking = self.model.whisper.detect_language(audio=speech[: 30 * SAMPLE_RATE])
-        return dict(ranking)
-
-    def _detect(self, speech: Samples, options: TranscriptionOptions) -> tuple[str, float]:
-        """The most probable licensed language of ``speech``."""
-        allowed = normalise_language_set(options.licensed_languages)
-        return most_probable_allowed(list(self._rank(speech).items()), allowed)
+        """Whisper's language probabilities for (the first window of) ``speech``."""
+        head = speech[: int((WINDOW_S - 1) * SAMPLE_RATE)]
+        return rank_languages(
+            self.model.whisper, encode_window(self.model.whisper, head).encoder_output
+        )
 
     def _decode_run(
         self, channel: ChannelAudio, run: LanguageRun, options: TranscriptionOptions
     ) -> Iterator[Segment]:
-        """Decode one run's speech and map its timestamps back onto the channel's timeline."""
+        """Decode one run's speech, by the fastest path that fits, on the channel's timeline."""
+        whisper = self.model.whisper
+        speech_samples = sum(r.end - r.start for r in run.regions)
+        gathered = SpeechTimestampsMap(
+            [{"start": r.start, "end": r.end} for r in run.regions], SAMPLE_RATE
+        )
+        if run.window or fits_one_window(speech_samples, options.chunk_length_s):
+            window = run.window or encode_window(
+                whisper, gather(channel.samples, list(run.regions))
+            )
+            raw: Iterable[WhisperSegment] = decode_window(whisper, window, run.language, options)
+            timeline = gathered
+        elif options.batch_size > 0:
+            raw = decode_batched(
+                whisper, channel.samples, run.regions, run.language, options, options.batch_size
+            )
+            timeline = SpeechTimestampsMap(
+                [{"start": 0, "end": channel.samples.shape[0]}], SAMPLE_RATE
+            )
+        else:
+            raw = self._decode_sequential(channel, run, options)
+            timeline = gathered
+        for whisper_segment in raw:
+            segment = _to_segment(whisper_segment, timeline, channel.channel, run.language)
+            if segment.text or segment.words:
+                yield segment
+
+    def _decode_sequential(
+        self, channel: ChannelAudio, run: LanguageRun, options: TranscriptionOptions
+    ) -> Iterable[WhisperSegment]:
+        """Whisper's own sequential loop (conditioning on previous text, temperature
+        fallback): the accuracy reference when batching is turned off."""
         raw, _ = self.model.whisper.transcribe(
             gather(channel.samples, list(run.regions)),
             language=run.language,
@@ -143,13 +190,8 @@ class Transcriber:
             chunk_length=options.chunk_length_s,
             vad_filter=False,
         )
-        timeline = SpeechTimestampsMap(
-            [{"start": r.start, "end": r.end} for r in run.regions], SAMPLE_RATE
-        )
-        for whisper_segment in raw:
-            segment = _to_segment(whisper_segment, timeline, channel.channel, run.language)
-            if segment.text or segment.words:
-                yield segment
+        segments: Iterable[WhisperSegment] = raw
+        return segments
 
 
 def _to_segment(

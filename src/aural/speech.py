@@ -26,22 +26,21 @@ class SpeechRegion:
         return (self.end - self.start) / SAMPLE_RATE
 
 
-# For language switching, regions end at short pauses and last at most one window, so that a
-# language change can be placed between two sentences.
+# Regions end at short pauses and last at most one window.
 _FINE_VAD = VadOptions(min_silence_duration_ms=300, max_speech_duration_s=30.0)
 
 
-def find_speech(samples: Samples, use_vad: bool, fine: bool = False) -> list[SpeechRegion]:
-    """Speech regions of a mono signal; the whole signal as one region when VAD is off.
+def find_speech(samples: Samples, use_vad: bool) -> list[SpeechRegion]:
+    """Speech regions of a mono signal, cut at short pauses and at most 30 s long.
 
-    ``fine`` cuts regions at short pauses and at 30 s (see ``_FINE_VAD``); otherwise Silero's
-    defaults keep pauses under 2 s inside a region.
+    With VAD off, the whole signal in 30 s pieces. Short regions let batches be packed and
+    language changes be placed between sentences.
     """
+    step = int(_FINE_VAD.max_speech_duration_s * SAMPLE_RATE)
     if not use_vad:
         total = samples.shape[0]
-        step = int(_FINE_VAD.max_speech_duration_s * SAMPLE_RATE) if fine else max(total, 1)
         return [SpeechRegion(start, min(start + step, total)) for start in range(0, total, step)]
-    options = _FINE_VAD if fine else VadOptions()
+    options = _FINE_VAD
     return [SpeechRegion(c["start"], c["end"]) for c in get_speech_timestamps(samples, options)]
 
 

@@ -1,18 +1,18 @@
 """Language switching: which language each stretch of speech is in.
 
 Detection runs on ~30 s windows of speech (Whisper's own context). Where two neighbouring
-windows disagree, the change is somewhere inside them; each speech region of the pair is then
-ranked on its own and the change is put at the split that agrees best with those rankings, so a
-run starts at the pause where the speaker actually switched rather than at a window edge.
+windows disagree, the change is somewhere inside them; a bisection over the speech regions of
+the pair finds the region where the language changes, so a run starts at the pause where the
+speaker actually switched rather than at a window edge.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aural.audio import SAMPLE_RATE, Samples
+from aural.decoder import EncodedWindow
 from aural.languages import most_probable_allowed
 from aural.speech import SpeechRegion, gather, windows
 
@@ -22,7 +22,7 @@ Ranking = dict[str, float]
 WINDOW_S = 30.0
 # Less speech than this gives unreliable language ID: such a window follows its neighbour.
 MIN_WINDOW_SPEECH_S = 2.0
-_FLOOR = 1e-6
+MIN_PROBE_S = 1.5
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,8 @@ class LanguageRun:
     language: str
     probability: float
     regions: tuple[SpeechRegion, ...]
+    # Set when the run's speech was already encoded for detection, so decoding reuses it.
+    window: EncodedWindow | None = field(default=None, compare=False, repr=False)
 
     @property
     def speech_duration(self) -> float:
@@ -42,20 +44,32 @@ def _best(ranking: Ranking, allowed: frozenset[str] | None) -> tuple[str, float]
     return most_probable_allowed(list(ranking.items()), allowed)
 
 
-def _split_point(rankings: list[Ranking], durations: list[float], before: str, after: str) -> int:
-    """Index k where regions [0, k) are ``before`` and [k, n) are ``after``, chosen to maximise
-    the duration-weighted log-likelihood of that labelling."""
-    scores = [
-        d * (math.log(max(r.get(before, 0.0), _FLOOR)) - math.log(max(r.get(after, 0.0), _FLOOR)))
-        for r, d in zip(rankings, durations, strict=True)
-    ]
-    # total(k) = sum(scores[:k]) + const; pick the k with the largest prefix sum.
-    best_k, best, running = 0, 0.0, 0.0
-    for k, score in enumerate(scores, start=1):
-        running += score
-        if running > best:
-            best_k, best = k, running
-    return best_k
+def _split_point(
+    samples: Samples,
+    pair: list[SpeechRegion],
+    rank: Callable[[Samples], Ranking],
+    before: str,
+    after: str,
+) -> int:
+    """Index k where regions ``[0, k)`` of ``pair`` are ``before`` and ``[k, n)`` ``after``.
+
+    A bisection: a speaker who switched stays switched within two windows, so about log2(n)
+    rankings find the change instead of one per region.
+    """
+    low, high = 0, len(pair)
+    while low < high:
+        middle = (low + high) // 2
+        probe = [pair[middle]]
+        for region in pair[middle + 1 :]:  # too short a probe gives unreliable language ID
+            if sum(r.duration for r in probe) >= MIN_PROBE_S:
+                break
+            probe.append(region)
+        ranking = rank(gather(samples, probe))
+        if ranking.get(before, 0.0) >= ranking.get(after, 0.0):
+            low = middle + 1
+        else:
+            high = middle
+    return low
 
 
 def plan_runs(
@@ -86,8 +100,7 @@ def plan_runs(
         if before == after:
             continue
         pair = [*groups[i], *groups[i + 1]]
-        rankings = [rank(samples[r.start : r.end]) for r in pair]
-        k = _split_point(rankings, [r.duration for r in pair], before, after)
+        k = _split_point(samples, pair, rank, before, after)
         left = len(groups[i])
         for j in range(len(pair)):
             if j >= k:

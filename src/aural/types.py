@@ -58,6 +58,7 @@ class TranscriptionOptions:
     suppress_tokens: tuple[int, ...] = (-1,)
     chunk_length_s: int = 30
     vad: bool = True
+    batch_size: int = 8
 
     @classmethod
     def create(cls, **values: Any) -> TranscriptionOptions:

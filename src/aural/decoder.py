@@ -1,0 +1,178 @@
+"""Decoding speech with faster-whisper, the two fast ways aural uses.
+
+* **One window** (speech that fits in Whisper's 30 s context, i.e. every short clip): the
+  encoder runs once on the speech padded to ``max(10 s, speech + 1 s)`` instead of a full 30 s
+  window, and that one encoder output serves language detection *and* decoding. Plain
+  faster-whisper encodes a padded 30 s window twice (detect, then decode) for a 3 s clip.
+  Measured on the English fixtures: the same WER, about a third of the CPU time; below 10 s of
+  context Whisper starts to drop words, hence the floor.
+* **Batches** (longer speech): VAD regions are packed into chunks of up to 30 s and decoded
+  in batches by faster-whisper's ``BatchedInferencePipeline``, which uses the cores better than
+  the sequential loop.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import ctranslate2
+import numpy as np
+from faster_whisper import BatchedInferencePipeline, WhisperModel
+from faster_whisper.tokenizer import Tokenizer
+from faster_whisper.transcribe import Segment as WhisperSegment
+from faster_whisper.transcribe import TranscriptionOptions as WhisperOptions
+from faster_whisper.transcribe import get_suppressed_tokens
+
+from aural.audio import SAMPLE_RATE, Samples
+from aural.speech import SpeechRegion
+from aural.types import TranscriptionOptions
+
+WINDOW_S = 30.0
+# Room kept free in the window: Whisper predicts the end timestamp inside the context.
+_TAIL_S = 1.0
+MIN_CONTEXT_S = 10.0
+_FRAMES_PER_S = 100
+_TRANSCRIBE_DEFAULTS = inspect.signature(WhisperModel.transcribe).parameters
+
+
+@dataclass(frozen=True)
+class EncodedWindow:
+    """Speech that fits one window: its features and the encoder's output for them."""
+
+    features: np.ndarray
+    encoder_output: ctranslate2.StorageView
+
+
+def fits_one_window(speech_samples: int, window_s: float = WINDOW_S) -> bool:
+    """Whether speech this long is decoded as one window (``window_s`` = chunk_length_s)."""
+    return speech_samples / SAMPLE_RATE <= min(WINDOW_S, window_s) - _TAIL_S
+
+
+def encode_window(whisper: WhisperModel, speech: Samples) -> EncodedWindow:
+    """Encode ``speech`` (at most one window) padded only to the context it needs."""
+    seconds = speech.shape[0] / SAMPLE_RATE
+    context_s = min(WINDOW_S, max(MIN_CONTEXT_S, float(np.ceil(seconds + _TAIL_S))))
+    frames = int(context_s * _FRAMES_PER_S)
+    padded = np.zeros(frames * whisper.feature_extractor.hop_length, dtype=np.float32)
+    padded[: speech.shape[0]] = speech
+    features = whisper.feature_extractor(padded)[:, :frames]
+    encoder_output = whisper.encode(np.ascontiguousarray(features))
+    # generate_segments reads the content length from the features: only the speech counts.
+    content_frames = int(np.ceil(seconds * _FRAMES_PER_S)) + 1
+    return EncodedWindow(features[:, :content_frames], encoder_output)
+
+
+def rank_languages(
+    whisper: WhisperModel, encoder_output: ctranslate2.StorageView
+) -> dict[str, float]:
+    """Language probabilities from an encoder output (no second encoder pass)."""
+    results = whisper.model.detect_language(encoder_output)[0]
+    return {token[2:-2]: float(probability) for token, probability in results}
+
+
+def _tokenizer(whisper: WhisperModel, language: str, options: TranscriptionOptions) -> Tokenizer:
+    return Tokenizer(
+        whisper.hf_tokenizer,
+        whisper.model.is_multilingual,
+        task=options.task.value,
+        language=language,
+    )
+
+
+def _whisper_options(tokenizer: Tokenizer, options: TranscriptionOptions) -> WhisperOptions:
+    """faster-whisper's options with its own defaults for what aural does not expose."""
+    suppress = list(options.suppress_tokens)
+    return WhisperOptions(
+        beam_size=options.beam_size,
+        best_of=5,
+        patience=options.patience,
+        length_penalty=1,
+        repetition_penalty=1,
+        no_repeat_ngram_size=0,
+        log_prob_threshold=options.log_prob_threshold,
+        no_speech_threshold=options.no_speech_threshold,
+        compression_ratio_threshold=options.compression_ratio_threshold,
+        condition_on_previous_text=options.condition_on_previous_text,
+        prompt_reset_on_temperature=0.5,
+        temperatures=list(options.temperature),
+        initial_prompt=options.initial_prompt,
+        prefix=None,
+        suppress_blank=True,
+        suppress_tokens=get_suppressed_tokens(tokenizer, suppress) if suppress else suppress,
+        without_timestamps=False,
+        max_initial_timestamp=1.0,
+        word_timestamps=options.word_timestamps,
+        prepend_punctuations=_TRANSCRIBE_DEFAULTS["prepend_punctuations"].default,
+        append_punctuations=_TRANSCRIBE_DEFAULTS["append_punctuations"].default,
+        multilingual=False,
+        max_new_tokens=None,
+        clip_timestamps=[0.0],
+        hallucination_silence_threshold=None,
+        hotwords=None,
+    )
+
+
+def decode_window(
+    whisper: WhisperModel,
+    window: EncodedWindow,
+    language: str,
+    options: TranscriptionOptions,
+) -> Iterator[WhisperSegment]:
+    """Decode one encoded window; times are seconds into the gathered speech."""
+    tokenizer = _tokenizer(whisper, language, options)
+    yield from whisper.generate_segments(
+        window.features,
+        tokenizer,
+        _whisper_options(tokenizer, options),
+        False,
+        window.encoder_output,
+    )
+
+
+def decode_batched(
+    whisper: WhisperModel,
+    samples: Samples,
+    regions: tuple[SpeechRegion, ...],
+    language: str,
+    options: TranscriptionOptions,
+    batch_size: int,
+) -> Iterator[WhisperSegment]:
+    """Decode long speech in batches of up to 30 s chunks; times are seconds into ``samples``.
+
+    Chunks are cut between regions, so each chunk starts and ends in a pause.
+    """
+    spans = _pack(regions, min(WINDOW_S, float(options.chunk_length_s)))
+    clips = [{"start": c.start / SAMPLE_RATE, "end": c.end / SAMPLE_RATE} for c in spans]
+    segments, _ = BatchedInferencePipeline(whisper).transcribe(
+        samples,
+        language=language,
+        task=options.task.value,
+        beam_size=options.beam_size,
+        patience=options.patience,
+        temperature=list(options.temperature),
+        compression_ratio_threshold=options.compression_ratio_threshold,
+        log_prob_threshold=options.log_prob_threshold,
+        no_speech_threshold=options.no_speech_threshold,
+        initial_prompt=options.initial_prompt,
+        suppress_tokens=list(options.suppress_tokens),
+        word_timestamps=options.word_timestamps,
+        clip_timestamps=clips,
+        batch_size=batch_size,
+        vad_filter=False,
+        without_timestamps=False,  # the batched default drops segment timing
+    )
+    yield from segments
+
+
+def _pack(regions: tuple[SpeechRegion, ...], window_s: float) -> list[SpeechRegion]:
+    """Spans of consecutive regions, each at most ``window_s`` long (pauses inside are kept)."""
+    limit = int(window_s * SAMPLE_RATE)
+    spans: list[SpeechRegion] = []
+    for region in regions:
+        if spans and region.end - spans[-1].start <= limit:
+            spans[-1] = SpeechRegion(spans[-1].start, region.end)
+        else:
+            spans.append(region)
+    return spans
