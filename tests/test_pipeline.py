@@ -166,3 +166,15 @@ def test_progress_reaches_the_total(pool: ModelPool) -> None:
     done, total = reports[-1]
     assert done == total > 0
     assert [d for d, _ in reports] == sorted(d for d, _ in reports)
+
+
+@pytest.mark.parametrize("batch_size", [0, 8], ids=["sequential", "batched"])
+def test_long_speech_paths_transcribe_accurately(pool: ModelPool, batch_size: int) -> None:
+    """A 5 s chunk length sends the 11 s clip down the long-speech paths."""
+    reference = (DATA / "jfk.txt").read_text(encoding="utf-8")
+    transcript = aural.transcribe(
+        DATA / "jfk.flac", pool=pool, chunk_length_s=5, batch_size=batch_size, word_timestamps=True
+    )
+    assert wer(reference, transcript.text) <= 0.15
+    assert transcript.segments[-1].end == pytest.approx(11.0, abs=1.0)
+    assert all(s.start < s.end for s in transcript.segments)

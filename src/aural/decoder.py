@@ -16,6 +16,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import ctranslate2
 import numpy as np
@@ -147,23 +148,44 @@ def decode_batched(
     clips = [{"start": c.start / SAMPLE_RATE, "end": c.end / SAMPLE_RATE} for c in spans]
     segments, _ = BatchedInferencePipeline(whisper).transcribe(
         samples,
-        language=language,
-        task=options.task.value,
-        beam_size=options.beam_size,
-        patience=options.patience,
-        temperature=list(options.temperature),
-        compression_ratio_threshold=options.compression_ratio_threshold,
-        log_prob_threshold=options.log_prob_threshold,
-        no_speech_threshold=options.no_speech_threshold,
-        initial_prompt=options.initial_prompt,
-        suppress_tokens=list(options.suppress_tokens),
-        word_timestamps=options.word_timestamps,
+        **_transcribe_arguments(language, options),
         clip_timestamps=clips,
         batch_size=batch_size,
-        vad_filter=False,
         without_timestamps=False,  # the batched default drops segment timing
     )
     yield from segments
+
+
+def decode_sequential(
+    whisper: WhisperModel, speech: Samples, language: str, options: TranscriptionOptions
+) -> Iterator[WhisperSegment]:
+    """Whisper's own sequential loop (conditioning on previous text, temperature fallback):
+    the accuracy reference when batching is turned off. Times are seconds into ``speech``."""
+    segments, _ = whisper.transcribe(
+        speech,
+        **_transcribe_arguments(language, options),
+        condition_on_previous_text=options.condition_on_previous_text,
+        chunk_length=options.chunk_length_s,
+    )
+    yield from segments
+
+
+def _transcribe_arguments(language: str, options: TranscriptionOptions) -> dict[str, Any]:
+    """The keyword arguments both faster-whisper entry points take the same way."""
+    return {
+        "language": language,
+        "task": options.task.value,
+        "beam_size": options.beam_size,
+        "patience": options.patience,
+        "temperature": list(options.temperature),
+        "compression_ratio_threshold": options.compression_ratio_threshold,
+        "log_prob_threshold": options.log_prob_threshold,
+        "no_speech_threshold": options.no_speech_threshold,
+        "initial_prompt": options.initial_prompt,
+        "suppress_tokens": list(options.suppress_tokens),
+        "word_timestamps": options.word_timestamps,
+        "vad_filter": False,  # aural's own VAD already chose the speech
+    }
 
 
 def _pack(regions: tuple[SpeechRegion, ...], window_s: float) -> list[SpeechRegion]:

@@ -17,6 +17,7 @@ from aural.audio import SAMPLE_RATE, Audio, ChannelAudio, Samples, select_channe
 from aural.decoder import (
     WINDOW_S,
     decode_batched,
+    decode_sequential,
     decode_window,
     encode_window,
     fits_one_window,
@@ -161,37 +162,13 @@ class Transcriber:
                 [{"start": 0, "end": channel.samples.shape[0]}], SAMPLE_RATE
             )
         else:
-            raw = self._decode_sequential(channel, run, options)
+            speech = gather(channel.samples, list(run.regions))
+            raw = decode_sequential(whisper, speech, run.language, options)
             timeline = gathered
         for whisper_segment in raw:
             segment = _to_segment(whisper_segment, timeline, channel.channel, run.language)
             if segment.text or segment.words:
                 yield segment
-
-    def _decode_sequential(
-        self, channel: ChannelAudio, run: LanguageRun, options: TranscriptionOptions
-    ) -> Iterable[WhisperSegment]:
-        """Whisper's own sequential loop (conditioning on previous text, temperature
-        fallback): the accuracy reference when batching is turned off."""
-        raw, _ = self.model.whisper.transcribe(
-            gather(channel.samples, list(run.regions)),
-            language=run.language,
-            task=options.task.value,
-            beam_size=options.beam_size,
-            patience=options.patience,
-            temperature=list(options.temperature),
-            compression_ratio_threshold=options.compression_ratio_threshold,
-            log_prob_threshold=options.log_prob_threshold,
-            no_speech_threshold=options.no_speech_threshold,
-            condition_on_previous_text=options.condition_on_previous_text,
-            initial_prompt=options.initial_prompt,
-            suppress_tokens=list(options.suppress_tokens),
-            word_timestamps=options.word_timestamps,
-            chunk_length=options.chunk_length_s,
-            vad_filter=False,
-        )
-        segments: Iterable[WhisperSegment] = raw
-        return segments
 
 
 def _to_segment(
