@@ -72,11 +72,14 @@ class Transcriber:
         segments: list[Segment] = []
         for channel in channels:
             runs = self._plan_runs(channel, options, requested)
+            reached = done
             for run in runs:
                 for segment in self._decode_run(channel, run, options):
                     segments.append(segment)
+                    # Tails decoded again arrive after later segments: never step back.
+                    reached = max(reached, done + segment.end)
                     if on_progress:
-                        on_progress(done + segment.end, total)
+                        on_progress(reached, total)
             done += channel.duration
             if on_progress:
                 on_progress(done, total)
