@@ -7,8 +7,9 @@ Results go to stdout (one input) or to files; progress and errors go to stderr, 
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -24,6 +25,9 @@ from aural.model_pool import get_model_pool
 from aural.models import CATALOGUE, installed_source, verify
 from aural.types import ChannelMode, Task, TranscriptionOptions
 
+if TYPE_CHECKING:
+    from aural.jobs.store import TaskStore
+
 EXIT_BAD_INPUT = 2
 
 app = typer.Typer(
@@ -31,6 +35,8 @@ app = typer.Typer(
 )
 models_app = typer.Typer(help="The bundled model catalogue.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
+keys_app = typer.Typer(help="API keys of the server.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
 
 stderr = Console(stderr=True)
 stdout = Console(soft_wrap=True, highlight=False)
@@ -199,6 +205,140 @@ def models_verify(
         stdout.print(f"{name}: ok ({where})")
     if bad:
         raise typer.Exit(EXIT_BAD_INPUT)
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="Address to bind (default AURAL_HOST, 127.0.0.1).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default AURAL_PORT, 8000).")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Transcriptions at once (default AURAL_WORKERS, 1).")
+    ] = None,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+) -> None:
+    """Run the HTTP server (Phonexia, DeepInfra and OpenAI faces) on the embedded job system."""
+    import uvicorn
+
+    from aural.api.app import create_app
+    from aural.api.auth import Authenticator, is_loopback_host
+    from aural.config import Settings
+    from aural.jobs.context import configure_logging
+    from aural.jobs.store import TaskStore
+
+    updates = {"host": host, "port": port, "workers": workers}
+    overrides = {name: value for name, value in updates.items() if value is not None}
+    try:
+        settings = Settings(**{**get_settings().model_dump(), **overrides})
+    except ValueError as exc:
+        _fail(str(exc).splitlines()[0])
+    if not is_loopback_host(settings.host):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        store = TaskStore(settings.resolved_store_url)
+        store.create_schema()
+        has_keys = Authenticator(store, False, None).has_keys()
+        store.close()
+        if not has_keys:
+            _fail(
+                f"refusing to serve on {settings.host} without API keys: create one with "
+                "`aural keys create --name NAME`, or bind to 127.0.0.1"
+            )
+    configure_logging(log_level)
+    stderr.print(
+        f"aural serving on http://{settings.host}:{settings.port} (docs at /docs, "
+        f"data in {settings.data_dir.resolve()})",
+        highlight=False,
+    )
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        log_level=log_level,
+        timeout_graceful_shutdown=10,
+    )
+
+
+def _key_store() -> TaskStore:
+    from aural.jobs.store import TaskStore
+
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = TaskStore(settings.resolved_store_url)
+    store.create_schema()
+    return store
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="A unique name for the key's owner.")],
+    languages: Annotated[
+        str | None, typer.Option(help="Licensed languages of the key, e.g. en,de (default: all).")
+    ] = None,
+    rate: Annotated[
+        str | None, typer.Option(help="Rate limit, e.g. 60/minute (default AURAL_RATE_LIMIT).")
+    ] = None,
+) -> None:
+    """Create an API key; it is printed once and only its hash is stored."""
+    from aural.api.auth import create_key
+
+    codes = [part.strip() for part in languages.split(",") if part.strip()] if languages else None
+    store = _key_store()
+    try:
+        key, secret = create_key(store, name, codes, rate)
+    except AuralError as exc:
+        _fail(exc.message)
+    finally:
+        store.close()
+    stderr.print(
+        f"created key {key.name!r} (languages: "
+        f"{', '.join(sorted(key.languages)) if key.languages else 'all licensed'}, "
+        f"rate: {key.rate_limit or 'server default'}); it is shown only now:",
+        highlight=False,
+    )
+    sys.stdout.write(secret + "\n")
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """Show the keys (never their secrets)."""
+    from aural.api.auth import list_keys
+
+    store = _key_store()
+    try:
+        keys = list_keys(store)
+    finally:
+        store.close()
+    table = Table("name", "languages", "rate", "created", "revoked")
+    for key in keys:
+        table.add_row(
+            key.name,
+            ",".join(sorted(key.languages)) if key.languages else "all",
+            key.rate_limit or "default",
+            _when(key.created_at),
+            _when(key.revoked_at) if key.revoked_at else "",
+        )
+    stdout.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(name: Annotated[str, typer.Argument(help="The key's name.")]) -> None:
+    """Revoke a key; requests with it are refused from then on."""
+    from aural.api.auth import revoke_key
+
+    store = _key_store()
+    try:
+        revoked = revoke_key(store, name)
+    finally:
+        store.close()
+    if not revoked:
+        _fail(f"no active key named {name!r}")
+    stderr.print(f"revoked key {name!r}", highlight=False)
+
+
+def _when(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def main() -> None:

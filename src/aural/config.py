@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -44,6 +44,63 @@ class Settings(BaseSettings):
         default=None, description="Comma-separated ISO 639-1 codes; unset allows all."
     )
 
+    # --- the server (aural serve) and its embedded job system ---
+    host: str = Field(default="127.0.0.1", description="Address `aural serve` binds to.")
+    port: int = Field(default=8000, ge=0, le=65535, description="Port `aural serve` listens on.")
+    store_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the task store; unset is SQLite in the data directory.",
+    )
+    workers: int = Field(
+        default=1, ge=0, description="Transcriptions run at once by this process (0: API only)."
+    )
+    workers_per_model: int = Field(
+        default=1, ge=1, description="Transcriptions of one model run at once by this process."
+    )
+    max_upload_bytes: int = Field(
+        default=500 * 1024 * 1024, gt=0, description="Largest accepted media upload."
+    )
+    storage_quota_bytes: int = Field(
+        default=20 * 1024**3, gt=0, description="Media + stored results may not exceed this."
+    )
+    result_retention_s: float = Field(
+        default=7 * 24 * 3600.0, gt=0, description="Finished tasks and results are kept this long."
+    )
+    purge_interval_s: float = Field(
+        default=300.0, gt=0, description="How often expired tasks are purged."
+    )
+    max_active_tasks: int = Field(
+        default=100, ge=1, description="Licensed capacity: most tasks pending + running at once."
+    )
+    sync_timeout_s: float = Field(
+        default=3600.0, gt=0, description="How long a synchronous request waits for its task."
+    )
+    task_poll_interval_s: float = Field(
+        default=0.5, gt=0, description="Store polling period of idle workers and waiting requests."
+    )
+    rate_limit: str | None = Field(
+        default=None,
+        description="Limit of keys without their own and of anonymous clients, e.g. 60/minute.",
+    )
+    rate_limit_storage_uri: str = Field(
+        default="memory://", description="`limits` storage, e.g. redis://host:6379."
+    )
+    price_per_audio_minute: float = Field(
+        default=0.0, ge=0, description="Reported as inference_status.cost on the DeepInfra face."
+    )
+    webhook_secret: SecretStr | None = Field(
+        default=None, description="HMAC-SHA256 key that signs webhook bodies."
+    )
+    webhook_allow_hosts: Annotated[frozenset[str], NoDecode] = Field(
+        default=frozenset(),
+        description="Webhook hosts or addresses allowed although they are private or loopback.",
+    )
+    webhook_max_attempts: int = Field(default=5, ge=1, description="Deliveries tried per webhook.")
+    webhook_backoff_s: float = Field(
+        default=2.0, ge=0, description="First retry delay; doubles per attempt."
+    )
+    webhook_timeout_s: float = Field(default=10.0, gt=0, description="Per delivery attempt.")
+
     @field_validator("licensed_languages", mode="before")
     @classmethod
     def _split_languages(cls, value: object) -> object:
@@ -52,6 +109,19 @@ class Settings(BaseSettings):
             codes = [part.strip() for part in value.split(",") if part.strip()]
             return frozenset(codes) if codes else None
         return value
+
+    @field_validator("webhook_allow_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        """Accept ``127.0.0.1,hooks.internal`` from the environment."""
+        if isinstance(value, str):
+            return frozenset(part.strip().lower() for part in value.split(",") if part.strip())
+        return value
+
+    @property
+    def resolved_store_url(self) -> str:
+        """The task store URL (SQLite file ``aural.db`` in the data directory by default)."""
+        return self.store_url or f"sqlite:///{(self.data_dir / 'aural.db').resolve()}"
 
     @property
     def resolved_cpu_threads(self) -> int:

@@ -1,0 +1,69 @@
+"""The HTTP server: ``create_app(settings)`` builds the FastAPI app with every face.
+
+Services (store, storage, model pool, executor, limiter, ...) are created in the lifespan and
+held on ``app.state.services``; nothing is a module global, so one process can hold several
+apps (the tests do). OpenAPI is at ``/openapi.json``, the interactive docs at ``/docs``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from anyio import to_thread
+from fastapi import FastAPI
+
+from aural import __version__
+from aural.api import deepinfra, health, openai, phonexia
+from aural.api.errors import install_error_handlers
+from aural.api.middleware import RequestContextMiddleware
+from aural.api.services import build_services
+from aural.config import Settings, get_settings
+from aural.model_pool import ModelPool
+
+DESCRIPTION = """Self-hosted Whisper speech-to-text with three faces over one job system:
+
+* **Phonexia** asynchronous tasks: `POST /api/technology/speech-to-text-whisper-enhanced`;
+* **DeepInfra** inference: `POST /v1/inference/openai/whisper-{model}`;
+* **OpenAI** audio API: `POST /v1/audio/transcriptions`, `POST /v1/audio/translations`.
+
+Send an API key as `Authorization: Bearer KEY` unless the server runs without keys on loopback.
+"""
+
+
+def create_app(settings: Settings | None = None, *, pool: ModelPool | None = None) -> FastAPI:
+    """The app for ``settings`` (the environment's by default).
+
+    ``pool`` lets an embedding process share its loaded models with the server.
+    """
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = build_services(settings, pool)
+        services.webhooks.register(phonexia.FACE, phonexia.task_body)
+        services.webhooks.register(deepinfra.FACE, deepinfra.webhook_payload)
+        try:
+            await to_thread.run_sync(services.start)
+        except BaseException:
+            await to_thread.run_sync(services.close)
+            raise
+        app.state.services = services
+        try:
+            yield
+        finally:
+            await to_thread.run_sync(services.close)
+
+    app = FastAPI(
+        title="aural",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware)
+    app.include_router(phonexia.router)
+    app.include_router(deepinfra.router)
+    app.include_router(openai.router)
+    app.include_router(health.router)
+    return app

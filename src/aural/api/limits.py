@@ -1,0 +1,50 @@
+"""Rate limits per API key on the `limits` library (moving window).
+
+Storage is memory by default (one process); a ``redis://`` URI shares the windows between API
+nodes. Only submissions count: polling a task is never limited.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from functools import lru_cache
+
+from limits import RateLimitItem, parse
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+
+from aural.api.errors import HTTPError, RateLimitedError
+
+
+@lru_cache(maxsize=256)
+def _item(rate: str) -> RateLimitItem:
+    return parse(rate)
+
+
+class RateLimiter:
+    """Counts hits per identity against each caller's limit."""
+
+    def __init__(self, storage_uri: str = "memory://") -> None:
+        self._limiter = MovingWindowRateLimiter(storage_from_string(storage_uri))
+        self._lock = threading.Lock()
+
+    def hit(self, identity: str, rate: str | None) -> dict[str, str]:
+        """Count one request; returns the ``x-ratelimit-*`` headers or raises a 429."""
+        if not rate:
+            return {}
+        item = _item(rate)
+        with self._lock:
+            allowed = self._limiter.hit(item, "aural", identity)
+            stats = self._limiter.get_window_stats(item, "aural", identity)
+        headers = {
+            "x-ratelimit-limit": str(item.amount),
+            "x-ratelimit-remaining": str(max(stats.remaining, 0)),
+            "x-ratelimit-reset": str(math.ceil(stats.reset_time)),
+        }
+        if allowed:
+            return headers
+        headers["retry-after"] = str(max(1, math.ceil(stats.reset_time - time.time())))
+        error = RateLimitedError(f"Rate limit exceeded: {item}.", limit=str(item))
+        raise HTTPError.of(error, headers=headers, top_message=error.message)

@@ -1,0 +1,250 @@
+"""Phonexia-style asynchronous tasks: POST media, poll the task, read channel-tagged segments.
+
+``POST /api/technology/speech-to-text-whisper-enhanced`` answers 202 with the task and an
+``X-Location`` to poll. Parameters come as query parameters or as a multipart ``config`` JSON
+object with the same keys (unknown keys ignored; a query parameter wins over ``config``).
+Results are always word-segmented.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from anyio import to_thread
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from aural.api.auth import Principal
+from aural.api.common import admit, build_options, enqueue, error_location, receive
+from aural.api.deps import PrincipalDep, ServicesDep, SubmitterDep
+from aural.api.errors import HTTPError, Location, RequestInvalidError
+from aural.api.openapi import ERROR_RESPONSES, multipart_body
+from aural.api.services import Services
+from aural.errors import InvalidOptionError
+from aural.jobs.errors import TaskNotFoundError
+from aural.jobs.records import transcript_from_record
+from aural.jobs.store import TaskRecord, TaskState
+from aural.types import ChannelMode
+
+FACE = "phonexia"
+PATH = "/api/technology/speech-to-text-whisper-enhanced"
+FILE_FIELD = "file"
+
+router = APIRouter(prefix=PATH, tags=["Phonexia: speech to text tasks"])
+
+
+class PhonexiaConfig(BaseModel):
+    """The task parameters, as sent in the ``config`` part (and the query string)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    channel_mode: ChannelMode | None = None
+    channels: str | list[int] | None = None
+    language: str | None = None
+    language_switching: bool | None = None
+    webhook: str | None = None
+
+
+def _parse_config(raw: str | None) -> PhonexiaConfig:
+    if raw is None:
+        return PhonexiaConfig()
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise HTTPError.of(
+            RequestInvalidError(f"config is not valid JSON: {exc.msg}"), ["body", "config"]
+        ) from exc
+    if not isinstance(data, dict):
+        raise HTTPError.of(RequestInvalidError("config must be a JSON object"), ["body", "config"])
+    try:
+        return PhonexiaConfig.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = [p for p in first["loc"] if isinstance(p, str | int)]
+        error = InvalidOptionError(f"config {'.'.join(map(str, field))}: {first['msg']}")
+        raise HTTPError.of(error, ["body", "config", *field]) from exc
+
+
+def _channels(value: str | list[int] | None, location: Location) -> tuple[int, ...] | None:
+    if value is None or value == "" or value == []:
+        return None
+    if isinstance(value, list):
+        items = value
+    else:
+        try:
+            items = [int(part) for part in value.split(",")]
+        except ValueError:
+            error = InvalidOptionError(
+                f"channels must be comma-separated 0-based indices like 0,2, not {value!r}"
+            )
+            raise HTTPError.of(error, location) from None
+    if any(item < 0 for item in items):
+        raise HTTPError.of(InvalidOptionError("channel indices start at 0"), location)
+    return tuple(items)
+
+
+def task_body(record: TaskRecord) -> dict[str, Any]:
+    """The GET body of a task: the task, then its result or its error."""
+    body: dict[str, Any] = {"task": {"task_id": record.id, "state": record.state.value}}
+    if record.state == TaskState.DONE and record.result is not None:
+        transcript = transcript_from_record(record.result)
+        body["result"] = {
+            "one_best": {
+                "segments": [
+                    {
+                        "channel_number": s.channel,
+                        "start_time": round(s.start, 3),
+                        "end_time": round(s.end, 3),
+                        "language": s.language,
+                        "text": s.text,
+                        "words": [
+                            {
+                                "start_time": round(w.start, 3),
+                                "end_time": round(w.end, 3),
+                                "text": w.text,
+                            }
+                            for w in s.words
+                        ],
+                    }
+                    for s in transcript.segments
+                ]
+            }
+        }
+    elif record.state in (TaskState.FAILED, TaskState.REJECTED) and record.error is not None:
+        error = record.error
+        location = error_location(record, ["body", FILE_FIELD])
+        if location and location[0] == "body" and location[-1] != FILE_FIELD:
+            location = ["query", location[-1]]
+        body["error"] = {
+            "type": error.get("type", "internal"),
+            "message": error.get("message", ""),
+            "detail": [
+                {
+                    "location": list(location) or ["task"],
+                    "message": error.get("message", ""),
+                    "type": error.get("code", "internal"),
+                    "context": error.get("context") or {},
+                }
+            ],
+        }
+    return body
+
+
+def _task_of(services: Services, principal: Principal, task_id: str) -> TaskRecord:
+    record = services.store.get(task_id)
+    # Another key's task is as invisible as one that does not exist.
+    if (
+        record is None
+        or record.face != FACE
+        or (principal.key_id is not None and record.api_key_id != principal.key_id)
+    ):
+        raise HTTPError.of(TaskNotFoundError(f"task {task_id} does not exist"), ["path", "task_id"])
+    return record
+
+
+@router.post(
+    "",
+    status_code=202,
+    summary="Start a speech-to-text task",
+    responses={
+        202: {
+            "description": "Accepted; poll the URL in X-Location.",
+            "headers": {"X-Location": {"schema": {"type": "string"}}},
+        },
+        **ERROR_RESPONSES,
+    },
+    openapi_extra=multipart_body(
+        {
+            FILE_FIELD: {"type": "string", "format": "binary", "description": "Input media."},
+            "config": {"type": "string", "description": "JSON object with the query keys."},
+        },
+        required=[FILE_FIELD],
+    ),
+)
+async def start_task(
+    request: Request,
+    services: ServicesDep,
+    principal: SubmitterDep,
+    channel_mode: Annotated[
+        ChannelMode | None, Query(description="split (default): each channel; mix: down-mix.")
+    ] = None,
+    channels: Annotated[
+        str | None, Query(description="Comma-separated 0-based channels, e.g. 0,2; empty: all.")
+    ] = None,
+    language: Annotated[
+        str | None, Query(description="RFC 5646 tag (en, en-US, zh-Hant) or auto (default).")
+    ] = None,
+    language_switching: Annotated[
+        bool | None, Query(description="Re-detect the language every ~30 s (when auto).")
+    ] = None,
+    webhook: Annotated[str | None, Query(description="URL to POST the finished task to.")] = None,
+) -> JSONResponse:
+    await admit(services)
+    task_id, form = await receive(request, services, FILE_FIELD)
+    try:
+        config = _parse_config(form.value("config"))
+
+        def where(name: str | None, query_value: object) -> Location:
+            if query_value is None and name and getattr(config, name, None) is not None:
+                return ["body", "config", name]
+            return ["query", name] if name else ["query"]
+
+        given: dict[str, Any] = {
+            "channel_mode": channel_mode,
+            "channels": channels,
+            "language": language,
+            "language_switching": language_switching,
+            "webhook": webhook,
+        }
+        merged = {k: v if v is not None else getattr(config, k) for k, v in given.items()}
+        options = build_options(
+            principal,
+            services,
+            lambda name: where(name, given.get(name or "")),
+            channel_mode=merged["channel_mode"],
+            channels=_channels(merged["channels"], where("channels", channels)),
+            language=merged["language"],
+            language_switching=merged["language_switching"],
+            word_timestamps=True,
+        )
+    except BaseException:
+        form.upload.abort()
+        raise
+    record = await enqueue(
+        request,
+        services,
+        principal,
+        task_id,
+        form,
+        face=FACE,
+        model=services.settings.model,
+        options=options,
+        webhook_url=merged["webhook"],
+        webhook_location=where("webhook", webhook),
+    )
+    return JSONResponse(
+        {"task": {"task_id": record.id, "state": record.state.value}},
+        status_code=202,
+        headers={"X-Location": f"{PATH}/{record.id}"},
+    )
+
+
+@router.get("/{task_id}", summary="Task state and result", responses=ERROR_RESPONSES)
+async def get_task(task_id: str, services: ServicesDep, principal: PrincipalDep) -> JSONResponse:
+    record = await to_thread.run_sync(_task_of, services, principal, task_id)
+    return JSONResponse(task_body(record))
+
+
+@router.delete(
+    "/{task_id}", status_code=204, summary="Delete a task, its media and result",
+    responses=ERROR_RESPONSES,
+)  # fmt: skip
+async def delete_task(task_id: str, services: ServicesDep, principal: PrincipalDep) -> Response:
+    record = await to_thread.run_sync(_task_of, services, principal, task_id)
+    removed = await to_thread.run_sync(services.store.delete, record.id)
+    if removed is not None:
+        services.storage.remove(removed.media_path)
+        services.events.publish(record.id)
+    return Response(status_code=204)

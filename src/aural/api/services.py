@@ -1,0 +1,131 @@
+"""The long-lived objects one app runs on, built in its lifespan and held on ``app.state``.
+
+Store, storage, model pool, runner, executor, webhooks, rate limiter, authenticator and
+metrics: nothing of this is a module global, so tests can run several apps in one process.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from aural.api.auth import Authenticator, is_loopback_host
+from aural.api.limits import RateLimiter
+from aural.api.metrics import Metrics
+from aural.config import Settings
+from aural.jobs.local import LocalExecutor
+from aural.jobs.runner import Runner
+from aural.jobs.storage import MediaStorage
+from aural.jobs.store import TaskStore
+from aural.jobs.waiting import TaskEvents
+from aural.jobs.webhooks import TaskWebhooks, WebhookSender
+from aural.model_pool import ModelPool
+from aural.models import CATALOGUE, installed_source
+
+log = logging.getLogger(__name__)
+
+
+class StartupError(RuntimeError):
+    """The configuration cannot be served (e.g. a public bind without API keys)."""
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: TaskStore
+    storage: MediaStorage
+    pool: ModelPool
+    events: TaskEvents
+    runner: Runner
+    executor: LocalExecutor
+    sender: WebhookSender
+    webhooks: TaskWebhooks
+    limiter: RateLimiter
+    auth: Authenticator
+    metrics: Metrics
+    model_error: str | None = None
+    started_at: float | None = None
+
+    def served_models(self) -> list[str]:
+        """Model names a request may pick: the default, and installed catalogue models."""
+        names = [self.settings.model]
+        names += [n for n, e in CATALOGUE.items() if installed_source(e) and n not in names]
+        return names
+
+    def default_model_ready(self) -> bool:
+        """Whether this process can transcribe (an API-only node needs no model)."""
+        if self.settings.workers == 0:
+            return True
+        return any(m.name == self.settings.model for m in self.pool.loaded())
+
+    def start(self) -> None:
+        self.started_at = time.time()
+        self.store.create_schema()
+        if not self.auth.loopback_bind and not self.auth.has_keys():
+            raise StartupError(
+                f"refusing to serve on {self.settings.host} without API keys; create one with "
+                "`aural keys create --name NAME`, or bind to 127.0.0.1"
+            )
+        self.executor.start()  # its workers load the default model first
+        resumed = self.webhooks.resume()
+        if resumed:
+            log.info("resuming %d undelivered webhook(s)", resumed)
+
+    def load_default_model(self) -> None:
+        try:
+            self.pool.get(self.settings.model)
+        except Exception as exc:  # reported by /readyz; requests fail with the same error
+            self.model_error = f"{type(exc).__name__}: {exc}"
+            log.error("loading model %s failed: %s", self.settings.model, self.model_error)
+
+    def close(self) -> None:
+        self.executor.stop()
+        self.sender.close()
+        self.store.close()
+
+
+def build_services(settings: Settings, pool: ModelPool | None = None) -> Services:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = TaskStore(settings.resolved_store_url)
+    storage = MediaStorage(
+        settings.data_dir, store, settings.max_upload_bytes, settings.storage_quota_bytes
+    )
+    pool = pool or ModelPool(settings)
+    events = TaskEvents()
+    metrics = Metrics(store)
+    sender = WebhookSender(
+        settings.webhook_secret.get_secret_value() if settings.webhook_secret else None,
+        settings.webhook_allow_hosts,
+        settings.webhook_max_attempts,
+        settings.webhook_backoff_s,
+        settings.webhook_timeout_s,
+    )
+    webhooks = TaskWebhooks(store, sender)
+    runner = Runner(store, storage, pool, events, observers=[metrics, webhooks])
+    executor = LocalExecutor(
+        store,
+        storage,
+        runner,
+        workers=settings.workers,
+        workers_per_model=settings.workers_per_model,
+        poll_interval_s=settings.task_poll_interval_s,
+        retention_s=settings.result_retention_s,
+        purge_interval_s=settings.purge_interval_s,
+    )
+    services = Services(
+        settings=settings,
+        store=store,
+        storage=storage,
+        pool=pool,
+        events=events,
+        runner=runner,
+        executor=executor,
+        sender=sender,
+        webhooks=webhooks,
+        limiter=RateLimiter(settings.rate_limit_storage_uri),
+        auth=Authenticator(store, is_loopback_host(settings.host), settings.rate_limit),
+        metrics=metrics,
+    )
+    executor.warm_up = services.load_default_model
+    return services

@@ -1,0 +1,154 @@
+"""Running one claimed task end to end: media -> engine -> stored result or error.
+
+Input the engine refuses (undecodable media, bad options, unlicensed language) ends the task
+``rejected`` with ``task.validation-error``; anything else that breaks ends it ``failed`` with
+``internal``. The runner never formats for a face and never talks HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol
+
+from aural.engine import transcribe_media
+from aural.errors import (
+    AuralError,
+    InvalidMediaError,
+    ModelIntegrityError,
+    ModelNotAvailableError,
+)
+from aural.jobs.context import bound
+from aural.jobs.records import options_from_record, transcript_to_record
+from aural.jobs.storage import MediaStorage
+from aural.jobs.store import TaskRecord, TaskState, TaskStore
+from aural.jobs.waiting import TaskEvents
+from aural.model_pool import ModelPool
+
+log = logging.getLogger(__name__)
+
+VALIDATION_ERROR = "task.validation-error"
+INTERNAL_ERROR = "internal"
+
+
+class TaskObserver(Protocol):
+    """Told about every task this runner finished (metrics, webhooks)."""
+
+    def task_finished(self, record: TaskRecord) -> Any: ...
+
+
+def error_record(kind: str, message: str, code: str, context: dict[str, Any]) -> dict[str, Any]:
+    """The face-neutral error stored with a failed or rejected task."""
+    return {"type": kind, "message": message, "code": code, "context": context}
+
+
+def _json_safe(context: dict[str, object]) -> dict[str, Any]:
+    return {
+        key: value if isinstance(value, str | int | float | bool) or value is None else str(value)
+        for key, value in context.items()
+    }
+
+
+class Runner:
+    """Runs claimed tasks with a shared :class:`ModelPool`; safe to call from many threads."""
+
+    def __init__(
+        self,
+        store: TaskStore,
+        storage: MediaStorage,
+        pool: ModelPool,
+        events: TaskEvents,
+        observers: Sequence[TaskObserver] = (),
+    ) -> None:
+        self.store = store
+        self.storage = storage
+        self.pool = pool
+        self.events = events
+        self.observers = list(observers)
+        self._lock = threading.Lock()
+        self.active = 0
+        self.max_concurrency = 0  # the most transcriptions this runner ever ran at once
+
+    @contextmanager
+    def _tracked(self) -> Iterator[None]:
+        with self._lock:
+            self.active += 1
+            self.max_concurrency = max(self.max_concurrency, self.active)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.active -= 1
+
+    def run(self, task: TaskRecord) -> TaskRecord | None:
+        """Run ``task`` (already claimed: ``running``) and store its outcome.
+
+        Returns the finished record, or ``None`` when the task vanished meanwhile (deleted by
+        its client), in which case the outcome is dropped.
+        """
+        with bound(task.correlation_id, task.request_id, task.id), self._tracked():
+            outcome = self._transcribe(task)
+            won = self.store.finish(task.id, **outcome)
+            self.storage.remove(task.media_path)
+            if not won:
+                log.info("task was deleted while running; result dropped")
+                return None
+            record = self.store.get(task.id)
+            self.events.publish(task.id)
+            if record is not None:
+                log.info("task %s in %.2f s", record.state.value, (record.runtime_s or 0.0))
+                for observer in self.observers:
+                    try:
+                        observer.task_finished(record)
+                    except Exception:
+                        log.exception("task observer %r failed", observer)
+            return record
+
+    def _transcribe(self, task: TaskRecord) -> dict[str, Any]:
+        media = task.media_path or ""
+        started = time.monotonic()
+        try:
+            if not task.media_path:
+                raise InvalidMediaError("the task has no media")
+            options = options_from_record(task.options)
+            transcript = transcribe_media(Path(task.media_path), options, self.pool, task.model)
+        except (ModelNotAvailableError, ModelIntegrityError) as exc:
+            # The deployment's fault, not the input's: the same input may work later.
+            log.error("task failed: %s", exc.message)
+            return {
+                "state": TaskState.FAILED,
+                "error": error_record(
+                    INTERNAL_ERROR, exc.message, exc.code, _json_safe(exc.context)
+                ),
+            }
+        except AuralError as exc:  # the media or the options: retrying cannot help
+            message = exc.message.replace(media, "the media file") if media else exc.message
+            log.info("task rejected: %s (%s)", message, exc.code)
+            return {
+                "state": TaskState.REJECTED,
+                "error": error_record(VALIDATION_ERROR, message, exc.code, _json_safe(exc.context)),
+            }
+        except Exception as exc:
+            log.exception("task failed")
+            return {
+                "state": TaskState.FAILED,
+                "error": error_record(
+                    INTERNAL_ERROR,
+                    "The transcription failed inside the server; retrying may help.",
+                    INTERNAL_ERROR,
+                    {"exception": type(exc).__name__},
+                ),
+            }
+        result = transcript_to_record(transcript)
+        log.debug("transcribed %.1f s in %.2f s", transcript.duration, time.monotonic() - started)
+        return {
+            "state": TaskState.DONE,
+            "result": result,
+            "result_bytes": len(json.dumps(result, ensure_ascii=False).encode()),
+            "audio_duration_s": transcript.duration,
+        }

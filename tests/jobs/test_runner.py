@@ -1,0 +1,104 @@
+"""The runner on the real model: done, rejected for bad input, failed for a broken engine."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from aural.config import Settings
+from aural.jobs.records import options_to_record, transcript_from_record
+from aural.jobs.runner import Runner
+from aural.jobs.storage import MediaStorage
+from aural.jobs.store import NewTask, TaskRecord, TaskState, TaskStore
+from aural.jobs.waiting import TaskEvents, wait_for_task_blocking
+from aural.model_pool import ModelPool
+from aural.types import TranscriptionOptions
+
+
+@pytest.fixture
+def parts(tmp_path: Path, pool: ModelPool) -> tuple[TaskStore, MediaStorage, Runner, TaskEvents]:
+    store = TaskStore(f"sqlite:///{tmp_path / 'tasks.db'}")
+    store.create_schema()
+    storage = MediaStorage(tmp_path, store, 10**9, 10**9)
+    events = TaskEvents()
+    return store, storage, Runner(store, storage, pool, events), events
+
+
+def _submit(
+    store: TaskStore, storage: MediaStorage, media: Path, model: str = "tiny.en", **options: object
+) -> TaskRecord:
+    copy = storage.media_dir / media.name
+    shutil.copyfile(media, copy)
+    opts = options_to_record(TranscriptionOptions.create(**options))
+    record = store.create(NewTask("test", model, opts, str(copy), copy.stat().st_size))
+    claimed = store.claim_next("test-worker")
+    assert claimed is not None and claimed.id == record.id
+    return claimed
+
+
+def test_a_task_runs_to_done_and_its_media_is_deleted(
+    parts: tuple[TaskStore, MediaStorage, Runner, TaskEvents], data_dir: Path
+) -> None:
+    store, storage, runner, _ = parts
+    task = _submit(store, storage, data_dir / "jfk.flac", word_timestamps=True)
+    done = runner.run(task)
+    assert done is not None and done.state == TaskState.DONE
+    assert done.result is not None and done.audio_duration_s == pytest.approx(11.0)
+    transcript = transcript_from_record(done.result)
+    assert "country" in transcript.text and transcript.words
+    assert done.media_path is None and not any(storage.media_dir.iterdir())
+    assert runner.max_concurrency == 1
+
+
+def test_undecodable_media_is_rejected(
+    parts: tuple[TaskStore, MediaStorage, Runner, TaskEvents], data_dir: Path
+) -> None:
+    store, storage, runner, _ = parts
+    task = _submit(store, storage, data_dir / "bad" / "video_only.mp4")
+    record = runner.run(task)
+    assert record is not None and record.state == TaskState.REJECTED
+    assert record.error is not None
+    assert record.error["type"] == "task.validation-error"
+    assert record.error["code"] == "media.no-audio-stream"
+    assert str(storage.media_dir) not in record.error["message"]
+
+
+def test_options_the_model_cannot_take_are_rejected(
+    parts: tuple[TaskStore, MediaStorage, Runner, TaskEvents], data_dir: Path
+) -> None:
+    store, storage, runner, _ = parts
+    task = _submit(store, storage, data_dir / "jfk.flac", language="de")  # tiny.en: English only
+    record = runner.run(task)
+    assert record is not None and record.state == TaskState.REJECTED
+    assert record.error is not None and record.error["code"] == "language.unsupported"
+
+
+def test_an_engine_failure_is_failed_internal(
+    parts: tuple[TaskStore, MediaStorage, Runner, TaskEvents], data_dir: Path, tmp_path: Path
+) -> None:
+    store, storage, runner, events = parts
+    broken = tmp_path / "broken-model"
+    broken.mkdir()
+    (broken / "model.bin").write_bytes(b"this is not a CTranslate2 model")
+    task = _submit(store, storage, data_dir / "jfk.flac", model=str(broken))
+    runner.run(task)
+    record = wait_for_task_blocking(store, events, task.id, timeout_s=5, poll_s=0.1)
+    assert record is not None and record.state == TaskState.FAILED
+    assert record.error is not None and record.error["type"] == "internal"
+    assert not any(storage.media_dir.iterdir())
+
+
+def test_a_task_deleted_while_running_drops_its_result(
+    parts: tuple[TaskStore, MediaStorage, Runner, TaskEvents], data_dir: Path
+) -> None:
+    store, storage, runner, _ = parts
+    task = _submit(store, storage, data_dir / "jfk.flac")
+    store.delete(task.id)
+    assert runner.run(task) is None
+    assert store.get(task.id) is None and not any(storage.media_dir.iterdir())
+
+
+def test_settings_default_to_one_worker() -> None:
+    assert Settings().workers == 1 and Settings().workers_per_model == 1
