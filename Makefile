@@ -20,6 +20,10 @@ setup: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/aural transcribe tests/data/jfk.flac --format text
 
+# The server on the embedded default: SQLite task store and media under .aural/, one worker.
+serve: $(STAMP)
+	$(BIN)/aural serve
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
