@@ -187,7 +187,7 @@ async def inference(
     model_name = resolve_model(services, model, ["path", "model"])
     await admit(services)
     task_id, form = await receive(request, services, FILE_FIELD)
-    try:
+    with form.upload.removed_on_error():
         raw = {name: form.value(name) for name in _FIELDS}
         try:
             fields = DeepInfraForm.model_validate({k: v for k, v in raw.items() if v is not None})
@@ -216,9 +216,6 @@ async def inference(
             no_speech_threshold=fields.no_speech_threshold,
             chunk_length_s=fields.chunk_length_s,
         )
-    except BaseException:
-        form.upload.abort()
-        raise
     record = await enqueue(
         request,
         services,

@@ -83,7 +83,7 @@ async def _handle(
 ) -> Response:
     await admit(services)
     task_id, form = await receive(request, services, FILE_FIELD)
-    try:
+    with form.upload.removed_on_error():
         model = _model(services, form.value("model"))
         response_format = form.value("response_format") or "json"
         if response_format not in RESPONSE_FORMATS:
@@ -113,9 +113,6 @@ async def _handle(
             initial_prompt=form.value("prompt"),
             temperature=temperature_ladder(temperature),
         )
-    except BaseException:
-        form.upload.abort()
-        raise
     record = await enqueue(
         request,
         services,

@@ -183,7 +183,7 @@ async def start_task(
 ) -> JSONResponse:
     await admit(services)
     task_id, form = await receive(request, services, FILE_FIELD)
-    try:
+    with form.upload.removed_on_error():
         config = _parse_config(form.value("config"))
 
         def where(name: str | None, query_value: object) -> Location:
@@ -209,9 +209,6 @@ async def start_task(
             language_switching=merged["language_switching"],
             word_timestamps=True,
         )
-    except BaseException:
-        form.upload.abort()
-        raise
     record = await enqueue(
         request,
         services,

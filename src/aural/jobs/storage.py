@@ -12,6 +12,8 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
@@ -77,6 +79,15 @@ class Upload:
             self._file = None
         self.path.unlink(missing_ok=True)
         self.release()
+
+    @contextmanager
+    def removed_on_error(self) -> Iterator[None]:
+        """Abort the upload if the block raises: a refused request leaves no file behind."""
+        try:
+            yield
+        except BaseException:
+            self.abort()
+            raise
 
 
 class MediaStorage:
