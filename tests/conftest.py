@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import jiwer
 import numpy as np
 import pytest
+import sqlalchemy as sa
 
 from aural.audio import SAMPLE_RATE
 from aural.config import Settings
 from aural.model_pool import ModelPool
 
 DATA = Path(__file__).parent / "data"
+# A PostgreSQL database the tests may create databases from (trust auth on the test machines).
+POSTGRES_ADMIN_URL = os.environ.get(
+    "AURAL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 
 
 @pytest.fixture(scope="session")
@@ -33,6 +42,43 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 def pool(settings: Settings) -> ModelPool:
     """One pool for the whole run: the real models, each loaded once."""
     return ModelPool(settings)
+
+
+@contextmanager
+def fresh_postgres_database(prefix: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database of its own, dropped afterwards; yields its URL.
+
+    Tests talk to the real server at ``AURAL_TEST_POSTGRES_URL`` (default: the ``test``
+    database of ``postgres@127.0.0.1:5432``); a database per test keeps them apart.
+    """
+    admin = sa.create_engine(
+        POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool
+    )
+    name = f"{prefix}_{uuid.uuid4().hex}"
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield (
+            sa.make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+        )
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test."""
+    with fresh_postgres_database("aural_test") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def postgres_module_url() -> Iterator[str]:
+    """A fresh PostgreSQL database shared by the tests of one module."""
+    with fresh_postgres_database("aural_test") as url:
+        yield url
 
 
 def normalise_text(text: str) -> str:

@@ -37,6 +37,8 @@ models_app = typer.Typer(help="The bundled model catalogue.", no_args_is_help=Tr
 app.add_typer(models_app, name="models")
 keys_app = typer.Typer(help="API keys of the server.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+db_app = typer.Typer(help="Schema migrations of the task store.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
 
 stderr = Console(stderr=True)
 stdout = Console(soft_wrap=True, highlight=False)
@@ -260,6 +262,33 @@ def serve(
     )
 
 
+@app.command()
+def worker(
+    concurrency: Annotated[
+        int | None,
+        typer.Option(help="Worker processes, one model each (default AURAL_WORKER_CONCURRENCY)."),
+    ] = None,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+) -> None:
+    """Run a Celery worker that transcribes tasks queued by `aural serve` (AURAL_EXECUTOR=celery).
+
+    It needs the same store (AURAL_STORE_URL), broker (AURAL_BROKER_URL) and media path
+    (AURAL_MEDIA_DIR) as the API nodes.
+    """
+    from aural.jobs.worker import run_worker
+
+    settings = get_settings()
+    processes = concurrency or settings.worker_concurrency
+    if processes < 1:
+        _fail("--concurrency must be at least 1")
+    stderr.print(
+        f"aural worker: {processes} process(es), model {settings.model}, queue "
+        f"{settings.queue!r} on {settings.broker_url}",
+        highlight=False,
+    )
+    run_worker(settings, processes, log_level)
+
+
 def _key_store() -> TaskStore:
     from aural.jobs.store import TaskStore
 
@@ -335,6 +364,47 @@ def keys_revoke(name: Annotated[str, typer.Argument(help="The key's name.")]) ->
     if not revoked:
         _fail(f"no active key named {name!r}")
     stderr.print(f"revoked key {name!r}", highlight=False)
+
+
+def _db_url() -> str:
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return settings.resolved_store_url
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision (default: head).")] = "head",
+) -> None:
+    """Migrate the task store (AURAL_STORE_URL) to a revision; safe while other nodes start."""
+    from alembic.util import CommandError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from aural.jobs import migrate
+
+    url = _db_url()
+    try:
+        migrate.upgrade(url, revision)
+        current = migrate.current_revision(url)
+    except CommandError as exc:
+        _fail(str(exc))
+    except SQLAlchemyError as exc:
+        _fail(f"task store: {str(exc).splitlines()[0]}", 1)
+    typer.echo(f"database at {current or 'none'}", err=True)
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the task store's revision, or `none` (empty, or made before migrations)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from aural.jobs import migrate
+
+    try:
+        current = migrate.current_revision(_db_url())
+    except SQLAlchemyError as exc:
+        _fail(f"task store: {str(exc).splitlines()[0]}", 1)
+    typer.echo(current or "none")
 
 
 def _when(timestamp: float) -> str:

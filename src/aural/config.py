@@ -101,6 +101,44 @@ class Settings(BaseSettings):
     )
     webhook_timeout_s: float = Field(default=10.0, gt=0, description="Per delivery attempt.")
 
+    # --- scale-out: Celery workers, a shared store and shared media ---
+    executor: Literal["local", "celery"] = Field(
+        default="local",
+        description="local: transcribe in this process; celery: queue tasks for `aural worker`.",
+    )
+    broker_url: str = Field(
+        default="redis://127.0.0.1:6379/0", description="Celery broker (executor=celery)."
+    )
+    queue: str = Field(default="aural", description="Celery queue the tasks are sent to.")
+    media_dir: Path | None = Field(
+        default=None,
+        description="Uploaded media; a path shared by API nodes and workers when scaled out "
+        "(unset: `media` in the data directory).",
+    )
+    worker_concurrency: int = Field(
+        default=1, ge=1, description="Worker processes of one `aural worker` (one model each)."
+    )
+    heartbeat_interval_s: float = Field(
+        default=10.0, gt=0, description="How often a worker marks its running tasks alive."
+    )
+    task_lease_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="A running task not marked alive for this long is requeued by the reaper.",
+    )
+    reaper_interval_s: float = Field(
+        default=15.0, gt=0, description="How often stale running tasks are looked for."
+    )
+    broker_visibility_timeout_s: float = Field(
+        default=6 * 3600.0,
+        gt=0,
+        description="Redis broker: an unacknowledged message is redelivered after this long; "
+        "must exceed the longest task.",
+    )
+    auto_migrate: bool = Field(
+        default=True, description="Bring the task store's schema up to date on start."
+    )
+
     @field_validator("licensed_languages", mode="before")
     @classmethod
     def _split_languages(cls, value: object) -> object:
@@ -122,6 +160,11 @@ class Settings(BaseSettings):
     def resolved_store_url(self) -> str:
         """The task store URL (SQLite file ``aural.db`` in the data directory by default)."""
         return self.store_url or f"sqlite:///{(self.data_dir / 'aural.db').resolve()}"
+
+    @property
+    def resolved_media_dir(self) -> Path:
+        """Where uploads are stored (``media`` in the data directory by default)."""
+        return self.media_dir or self.data_dir / "media"
 
     @property
     def resolved_cpu_threads(self) -> int:

@@ -21,7 +21,7 @@ from aural.types import TranscriptionOptions
 def parts(tmp_path: Path, pool: ModelPool) -> tuple[TaskStore, MediaStorage, Runner, TaskEvents]:
     store = TaskStore(f"sqlite:///{tmp_path / 'tasks.db'}")
     store.create_schema()
-    storage = MediaStorage(tmp_path, store, 10**9, 10**9)
+    storage = MediaStorage(tmp_path / "media", store, 10**9, 10**9)
     events = TaskEvents()
     return store, storage, Runner(store, storage, pool, events), events
 

@@ -20,7 +20,7 @@ def store(tmp_path: Path) -> TaskStore:
 
 
 def test_an_upload_stops_at_the_limit_and_leaves_nothing(tmp_path: Path, store: TaskStore) -> None:
-    storage = MediaStorage(tmp_path, store, max_upload_bytes=1000, quota_bytes=10_000)
+    storage = MediaStorage(tmp_path / "media", store, max_upload_bytes=1000, quota_bytes=10_000)
     upload = storage.start_upload("t1")
     upload.write(b"x" * 600)
     with pytest.raises(MediaTooLargeError) as error:
@@ -33,7 +33,7 @@ def test_an_upload_stops_at_the_limit_and_leaves_nothing(tmp_path: Path, store: 
 def test_the_quota_counts_stored_media_results_and_uploads_in_flight(
     tmp_path: Path, store: TaskStore
 ) -> None:
-    storage = MediaStorage(tmp_path, store, max_upload_bytes=5000, quota_bytes=5000)
+    storage = MediaStorage(tmp_path / "media", store, max_upload_bytes=5000, quota_bytes=5000)
     task = store.create(NewTask("t", "m", {}, "/gone", media_bytes=2000))
     store.claim(task.id, "w")
     store.finish(task.id, TaskState.DONE, result={}, result_bytes=1000)  # media gone: 1000 used
@@ -48,7 +48,7 @@ def test_the_quota_counts_stored_media_results_and_uploads_in_flight(
 
 
 def test_expired_tasks_are_purged_with_their_media(tmp_path: Path, store: TaskStore) -> None:
-    storage = MediaStorage(tmp_path, store, max_upload_bytes=10, quota_bytes=10)
+    storage = MediaStorage(tmp_path / "media", store, max_upload_bytes=10, quota_bytes=10)
     media = storage.media_dir / "old"
     media.write_bytes(b"x")
     old = store.create(NewTask("t", "m", {}, str(media), 1))
@@ -61,7 +61,7 @@ def test_expired_tasks_are_purged_with_their_media(tmp_path: Path, store: TaskSt
 
 
 def test_orphaned_media_files_are_swept(tmp_path: Path, store: TaskStore) -> None:
-    storage = MediaStorage(tmp_path, store, max_upload_bytes=10, quota_bytes=10)
+    storage = MediaStorage(tmp_path / "media", store, max_upload_bytes=10, quota_bytes=10)
     kept = storage.media_dir / "kept"
     kept.write_bytes(b"x")
     (storage.media_dir / "orphan").write_bytes(b"x")

@@ -19,6 +19,7 @@ from aural.api.errors import install_error_handlers
 from aural.api.middleware import RequestContextMiddleware
 from aural.api.services import build_services
 from aural.config import Settings, get_settings
+from aural.jobs.webhooks import TaskWebhooks
 from aural.model_pool import ModelPool
 
 DESCRIPTION = """Self-hosted Whisper speech-to-text with three faces over one job system:
@@ -31,6 +32,12 @@ Send an API key as `Authorization: Bearer KEY` unless the server runs without ke
 """
 
 
+def register_webhook_payloads(webhooks: TaskWebhooks) -> None:
+    """The faces' webhook bodies (API nodes resume deliveries, workers send them)."""
+    webhooks.register(phonexia.FACE, phonexia.task_body)
+    webhooks.register(deepinfra.FACE, deepinfra.webhook_payload)
+
+
 def create_app(settings: Settings | None = None, *, pool: ModelPool | None = None) -> FastAPI:
     """The app for ``settings`` (the environment's by default).
 
@@ -41,8 +48,7 @@ def create_app(settings: Settings | None = None, *, pool: ModelPool | None = Non
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = build_services(settings, pool)
-        services.webhooks.register(phonexia.FACE, phonexia.task_body)
-        services.webhooks.register(deepinfra.FACE, deepinfra.webhook_payload)
+        register_webhook_payloads(services.webhooks)
         try:
             await to_thread.run_sync(services.start)
         except BaseException:

@@ -150,7 +150,7 @@ async def enqueue(
         form.upload.abort()
         raise
     form.upload.release()
-    services.executor.submit(record.id)
+    await to_thread.run_sync(services.executor.submit, record.id)
     return record
 
 

@@ -25,7 +25,10 @@ async def readyz(services: ServicesDep) -> JSONResponse:
         "store": "ok" if store_ok else "unreachable",
         "model": "ok" if model_ok else (services.model_error or "loading"),
     }
-    ready = store_ok and model_ok
+    broker_ok = await to_thread.run_sync(services.broker_reachable)
+    if broker_ok is not None:
+        checks["broker"] = "ok" if broker_ok else "unreachable"
+    ready = store_ok and model_ok and broker_ok is not False
     return JSONResponse(
         {"status": "ready" if ready else "not ready", "checks": checks},
         status_code=200 if ready else 503,

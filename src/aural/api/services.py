@@ -14,7 +14,10 @@ from aural.api.auth import Authenticator, is_loopback_host
 from aural.api.limits import RateLimiter
 from aural.api.metrics import Metrics
 from aural.config import Settings
+from aural.jobs.distributed import CeleryExecutor, make_celery
+from aural.jobs.executor import Executor, JobTimings
 from aural.jobs.local import LocalExecutor
+from aural.jobs.notify import RedisTaskListener, channel_of, supports_notifications
 from aural.jobs.runner import Runner
 from aural.jobs.storage import MediaStorage
 from aural.jobs.store import TaskStore
@@ -37,13 +40,14 @@ class Services:
     storage: MediaStorage
     pool: ModelPool
     events: TaskEvents
-    runner: Runner
-    executor: LocalExecutor
+    runner: Runner | None  # None on an API node of a scaled-out deployment
+    executor: Executor
     sender: WebhookSender
     webhooks: TaskWebhooks
     limiter: RateLimiter
     auth: Authenticator
     metrics: Metrics
+    listener: RedisTaskListener | None = None
     model_error: str | None = None
     started_at: float | None = None
 
@@ -55,19 +59,22 @@ class Services:
 
     def default_model_ready(self) -> bool:
         """Whether this process can transcribe (an API-only node needs no model)."""
-        if self.settings.workers == 0:
+        if self.runner is None or self.settings.workers == 0:
             return True
         return any(m.name == self.settings.model for m in self.pool.loaded())
 
     def start(self) -> None:
         self.started_at = time.time()
-        self.store.create_schema()
+        if self.settings.auto_migrate:
+            self.store.create_schema()
         if not self.auth.loopback_bind and not self.auth.has_keys():
             raise StartupError(
                 f"refusing to serve on {self.settings.host} without API keys; create one with "
                 "`aural keys create --name NAME`, or bind to 127.0.0.1"
             )
-        self.executor.start()  # its workers load the default model first
+        self.executor.start()  # local workers load the default model first
+        if self.listener is not None:
+            self.listener.start()
         resumed = self.webhooks.resume()
         if resumed:
             log.info("resuming %d undelivered webhook(s)", resumed)
@@ -79,7 +86,15 @@ class Services:
             self.model_error = f"{type(exc).__name__}: {exc}"
             log.error("loading model %s failed: %s", self.settings.model, self.model_error)
 
+    def broker_reachable(self) -> bool | None:
+        """Whether the Celery broker answers (``None``: this process uses none)."""
+        if isinstance(self.executor, CeleryExecutor):
+            return self.executor.broker_reachable()
+        return None
+
     def close(self) -> None:
+        if self.listener is not None:
+            self.listener.stop()
         self.executor.stop()
         self.sender.close()
         self.store.close()
@@ -89,30 +104,41 @@ def build_services(settings: Settings, pool: ModelPool | None = None) -> Service
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = TaskStore(settings.resolved_store_url)
     storage = MediaStorage(
-        settings.data_dir, store, settings.max_upload_bytes, settings.storage_quota_bytes
+        settings.resolved_media_dir,
+        store,
+        settings.max_upload_bytes,
+        settings.storage_quota_bytes,
     )
     pool = pool or ModelPool(settings)
     events = TaskEvents()
     metrics = Metrics(store)
-    sender = WebhookSender(
-        settings.webhook_secret.get_secret_value() if settings.webhook_secret else None,
-        settings.webhook_allow_hosts,
-        settings.webhook_max_attempts,
-        settings.webhook_backoff_s,
-        settings.webhook_timeout_s,
-    )
+    sender = WebhookSender.of(settings)
     webhooks = TaskWebhooks(store, sender)
-    runner = Runner(store, storage, pool, events, observers=[metrics, webhooks])
-    executor = LocalExecutor(
-        store,
-        storage,
-        runner,
-        workers=settings.workers,
-        workers_per_model=settings.workers_per_model,
-        poll_interval_s=settings.task_poll_interval_s,
-        retention_s=settings.result_retention_s,
-        purge_interval_s=settings.purge_interval_s,
-    )
+    timings = JobTimings.of(settings)
+    runner: Runner | None = None
+    executor: Executor
+    listener: RedisTaskListener | None = None
+    if settings.executor == "celery":
+        executor = CeleryExecutor(
+            store,
+            storage,
+            make_celery(settings),
+            queue=settings.queue,
+            timings=timings,
+            visibility_timeout_s=settings.broker_visibility_timeout_s,
+        )
+        if supports_notifications(settings.broker_url):
+            listener = RedisTaskListener(settings.broker_url, channel_of(settings.queue), events)
+    else:
+        runner = Runner(store, storage, pool, events, observers=[metrics, webhooks])
+        executor = LocalExecutor(
+            store,
+            storage,
+            runner,
+            workers=settings.workers,
+            workers_per_model=settings.workers_per_model,
+            timings=timings,
+        )
     services = Services(
         settings=settings,
         store=store,
@@ -126,6 +152,8 @@ def build_services(settings: Settings, pool: ModelPool | None = None) -> Service
         limiter=RateLimiter(settings.rate_limit_storage_uri),
         auth=Authenticator(store, is_loopback_host(settings.host), settings.rate_limit),
         metrics=metrics,
+        listener=listener,
     )
-    executor.warm_up = services.load_default_model
+    if isinstance(executor, LocalExecutor):
+        executor.warm_up = services.load_default_model
     return services

@@ -3,19 +3,20 @@
 Workers claim pending tasks with the store's conditional update, so the store decides who runs
 what; a wake-up on submit only saves the poll delay. At most ``workers`` transcriptions run at
 once, and at most ``workers_per_model`` of one model (by default one at a time: requests queue
-instead of fighting over the cores). On start, tasks a dead process left ``running`` go back to
-``pending`` and are run again; finished tasks are never touched.
+instead of fighting over the cores). Running tasks are marked alive (see :mod:`aural.jobs.leases`).
+On start, tasks left ``running`` by a dead process of this host go back to ``pending`` at once,
+those of other hosts once their lease runs out; finished tasks are never touched.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 from collections import Counter
 from collections.abc import Callable
 
+from aural.jobs.executor import JobTimings
+from aural.jobs.leases import Chores, Heartbeat, Reaper, worker_name
 from aural.jobs.runner import Runner
 from aural.jobs.storage import MediaStorage
 from aural.jobs.store import TaskRecord, TaskState, TaskStore
@@ -24,7 +25,7 @@ log = logging.getLogger(__name__)
 
 
 class LocalExecutor:
-    """A pool of worker threads plus a janitor that purges expired results."""
+    """A pool of worker threads, their heartbeat, and housekeeping (purge, reaper)."""
 
     def __init__(
         self,
@@ -34,9 +35,7 @@ class LocalExecutor:
         *,
         workers: int = 1,
         workers_per_model: int = 1,
-        poll_interval_s: float = 0.5,
-        retention_s: float = 7 * 24 * 3600.0,
-        purge_interval_s: float = 300.0,
+        timings: JobTimings | None = None,
         warm_up: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
@@ -44,41 +43,56 @@ class LocalExecutor:
         self.runner = runner
         self.workers = workers
         self.workers_per_model = workers_per_model
-        self.poll_interval_s = poll_interval_s
-        self.retention_s = retention_s
-        self.purge_interval_s = purge_interval_s
+        self.timings = timings or JobTimings()
         self.warm_up = warm_up
-        self._name = f"{socket.gethostname()}:{os.getpid()}"
         self._wake = threading.Condition()
         self._signals = 0
         self._stopping = threading.Event()
         self._claim_lock = threading.Lock()
         self._running: Counter[str] = Counter()
         self._threads: list[threading.Thread] = []
+        self._heartbeat = Heartbeat(runner, self.timings.heartbeat_interval_s)
+        self._reaper = Reaper(store, self.timings.lease_s, self.submit)
+        self._chores = Chores()
 
     def recover(self) -> int:
-        """Put tasks left ``running`` by a previous process back to ``pending``."""
-        requeued = sum(1 for task_id in self.store.running_ids() if self.store.requeue(task_id))
+        """Put tasks left ``running`` by dead processes back to ``pending``."""
+        requeued = self._reaper.requeue_dead_here() + self._reaper.requeue_stale()
         if requeued:
-            log.warning("requeued %d task(s) left running by a previous process", requeued)
-        return requeued
+            log.warning("requeued %d task(s) left running by a previous process", len(requeued))
+        return len(requeued)
 
     def start(self) -> None:
         self.recover()
-        removed = self.storage.sweep_orphans()
+        grace = self.timings.orphan_grace_s
+        removed = self.storage.sweep_orphans(min_age_s=grace)
         if removed:
             log.info("removed %d orphaned media file(s)", removed)
-        self.storage.purge_expired(self.retention_s)
+        self.storage.purge_expired(self.timings.retention_s)
         for index in range(self.workers):
             thread = threading.Thread(
-                target=self._work, args=(f"{self._name}:{index}",), name=f"aural-worker-{index}",
+                target=self._work, args=(worker_name(index),), name=f"aural-worker-{index}",
                 daemon=True,
             )  # fmt: skip
             thread.start()
             self._threads.append(thread)
-        janitor = threading.Thread(target=self._janitor, name="aural-janitor", daemon=True)
-        janitor.start()
-        self._threads.append(janitor)
+        if self.workers:
+            self._heartbeat.start()
+        timings = self.timings
+        self._chores.every(
+            timings.purge_interval_s,
+            "purging expired tasks",
+            lambda: self.storage.purge_expired(timings.retention_s),
+        )
+        self._chores.every(
+            timings.purge_interval_s,
+            "sweeping orphaned media",
+            lambda: self.storage.sweep_orphans(min_age_s=grace),
+        )
+        self._chores.every(
+            timings.reaper_interval_s, "requeueing abandoned tasks", self._reaper.requeue_stale
+        )
+        self._chores.start()
 
     def submit(self, task_id: str) -> None:
         """A task was stored: wake an idle worker now instead of at the next poll."""
@@ -90,14 +104,17 @@ class LocalExecutor:
         """Stop claiming; wait up to ``timeout_s`` for running transcriptions.
 
         A transcription still running after that is abandoned with the process; its task is
-        still ``running`` in the store and goes back to ``pending`` on the next start.
+        still ``running`` in the store and goes back to ``pending`` on the next start (or, on
+        another node, once its lease runs out).
         """
         self._stopping.set()
         with self._wake:
             self._wake.notify_all()
+        self._chores.stop()
         for thread in self._threads:
             thread.join(timeout_s)
         self._threads.clear()
+        self._heartbeat.stop()
 
     def queue_depth(self) -> int:
         return self.store.count_by_state()[TaskState.PENDING]
@@ -136,7 +153,7 @@ class LocalExecutor:
             if task is None:
                 with self._wake:
                     if self._signals == seen and not self._stopping.is_set():
-                        self._wake.wait(self.poll_interval_s)
+                        self._wake.wait(self.timings.poll_interval_s)
                 continue
             try:
                 self.runner.run(task)
@@ -145,10 +162,3 @@ class LocalExecutor:
             finally:
                 self._release(task.model)
                 self.submit(task.id)  # a model slot freed up: let others look again
-
-    def _janitor(self) -> None:
-        while not self._stopping.wait(self.purge_interval_s):
-            try:
-                self.storage.purge_expired(self.retention_s)
-            except Exception:
-                log.exception("purging expired tasks failed")

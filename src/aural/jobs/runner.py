@@ -27,7 +27,6 @@ from aural.jobs.context import bound
 from aural.jobs.records import options_from_record, transcript_to_record
 from aural.jobs.storage import MediaStorage
 from aural.jobs.store import TaskRecord, TaskState, TaskStore
-from aural.jobs.waiting import TaskEvents
 from aural.model_pool import ModelPool
 
 log = logging.getLogger(__name__)
@@ -40,6 +39,12 @@ class TaskObserver(Protocol):
     """Told about every task this runner finished (metrics, webhooks)."""
 
     def task_finished(self, record: TaskRecord) -> Any: ...
+
+
+class TaskPublisher(Protocol):
+    """Told the id of every task whose state this runner changed (wakes waiting requests)."""
+
+    def publish(self, task_id: str) -> None: ...
 
 
 def error_record(kind: str, message: str, code: str, context: dict[str, Any]) -> dict[str, Any]:
@@ -62,7 +67,7 @@ class Runner:
         store: TaskStore,
         storage: MediaStorage,
         pool: ModelPool,
-        events: TaskEvents,
+        events: TaskPublisher,
         observers: Sequence[TaskObserver] = (),
     ) -> None:
         self.store = store
@@ -71,19 +76,33 @@ class Runner:
         self.events = events
         self.observers = list(observers)
         self._lock = threading.Lock()
+        self._attempts: dict[str, int] = {}  # task id -> attempt, of the tasks running here
         self.active = 0
         self.max_concurrency = 0  # the most transcriptions this runner ever ran at once
 
     @contextmanager
-    def _tracked(self) -> Iterator[None]:
+    def _tracked(self, task: TaskRecord) -> Iterator[None]:
         with self._lock:
             self.active += 1
             self.max_concurrency = max(self.max_concurrency, self.active)
+            self._attempts[task.id] = task.attempts
         try:
             yield
         finally:
             with self._lock:
                 self.active -= 1
+                self._attempts.pop(task.id, None)
+
+    def running_here(self) -> dict[str, int]:
+        """The tasks this runner is running now, with their attempt numbers."""
+        with self._lock:
+            return dict(self._attempts)
+
+    def beat(self) -> None:
+        """Mark every task running here alive, so the reaper leaves them be."""
+        for task_id, attempt in self.running_here().items():
+            if not self.store.touch(task_id, attempt):
+                log.warning("task %s is no longer ours (deleted or requeued)", task_id)
 
     def run(self, task: TaskRecord) -> TaskRecord | None:
         """Run ``task`` (already claimed: ``running``) and store its outcome.
@@ -91,13 +110,18 @@ class Runner:
         Returns the finished record, or ``None`` when the task vanished meanwhile (deleted by
         its client), in which case the outcome is dropped.
         """
-        with bound(task.correlation_id, task.request_id, task.id), self._tracked():
-            outcome = self._transcribe(task)
-            won = self.store.finish(task.id, **outcome)
-            self.storage.remove(task.media_path)
+        with bound(task.correlation_id, task.request_id, task.id):
+            with self._tracked(task):  # marked alive by the heartbeat while it transcribes
+                outcome = self._transcribe(task)
+            won = self.store.finish(task.id, attempt=task.attempts, **outcome)
             if not won:
-                log.info("task was deleted while running; result dropped")
+                if self.store.get(task.id) is None:
+                    log.info("task was deleted while running; result dropped")
+                    self.storage.remove(task.media_path)
+                else:  # requeued (this worker missed its lease): the media is the next attempt's
+                    log.warning("task was requeued while running here; result dropped")
                 return None
+            self.storage.remove(task.media_path)
             record = self.store.get(task.id)
             self.events.publish(task.id)
             if record is not None:

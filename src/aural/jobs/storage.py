@@ -94,9 +94,9 @@ class MediaStorage:
     """The media folder of the data directory and the accounting of the storage quota."""
 
     def __init__(
-        self, root: Path, store: TaskStore, max_upload_bytes: int, quota_bytes: int
+        self, media_dir: Path, store: TaskStore, max_upload_bytes: int, quota_bytes: int
     ) -> None:
-        self.media_dir = root / "media"
+        self.media_dir = media_dir
         self.media_dir.mkdir(parents=True, exist_ok=True)
         self.store = store
         self.max_upload_bytes = max_upload_bytes
@@ -124,12 +124,23 @@ class MediaStorage:
         if path:
             Path(path).unlink(missing_ok=True)
 
-    def sweep_orphans(self) -> int:
-        """Delete media files no pending or running task points at (left by a crash)."""
+    def sweep_orphans(self, min_age_s: float = 0.0) -> int:
+        """Delete media files no pending or running task points at (left by a crash).
+
+        Files younger than ``min_age_s`` are kept: with media shared between API nodes, one
+        may be an upload another node is still writing (its row does not exist yet).
+        """
+        cutoff = time.time() - min_age_s
         keep = self.store.active_media_paths()
         removed = 0
         for path in self.media_dir.iterdir():
-            if path.is_file() and str(path) not in keep:
+            if not path.is_file() or str(path) in keep:
+                continue
+            try:
+                young = path.stat().st_mtime > cutoff
+            except FileNotFoundError:
+                continue
+            if not young:
                 path.unlink(missing_ok=True)
                 removed += 1
         return removed

@@ -22,12 +22,15 @@ from sqlalchemy import (
     BigInteger,
     Engine,
     Float,
+    Index,
     Integer,
     String,
+    and_,
     create_engine,
     delete,
     event,
     func,
+    or_,
     select,
     text,
     update,
@@ -44,6 +47,9 @@ class TaskState(StrEnum):
     FAILED = "failed"
     REJECTED = "rejected"
 
+
+# pg_advisory_xact_lock key serialising admission (capacity check + insert) across API nodes.
+ADMISSION_LOCK_KEY = 0x617572616C01
 
 ACTIVE_STATES = (TaskState.PENDING, TaskState.RUNNING)
 FINAL_STATES = (TaskState.DONE, TaskState.FAILED, TaskState.REJECTED)
@@ -62,6 +68,8 @@ class Base(DeclarativeBase):
 
 class TaskRow(Base):
     __tablename__ = "tasks"
+    # Serves the reaper: WHERE state = 'running' AND heartbeat_at < :cutoff (revision 0002).
+    __table_args__ = (Index("ix_tasks_state_heartbeat_at", "state", "heartbeat_at"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     state: Mapped[str] = mapped_column(String(16), index=True)
@@ -87,6 +95,10 @@ class TaskRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     audio_duration_s: Mapped[float | None] = mapped_column(Float)
     worker: Mapped[str | None] = mapped_column(String(255))
+    # Last sign of life of the worker running the task; the reaper requeues stale ones.
+    heartbeat_at: Mapped[float | None] = mapped_column(Float)
+    # When a message for the task was last sent to the queue (executor=celery).
+    dispatched_at: Mapped[float | None] = mapped_column(Float)
 
 
 class ApiKeyRow(Base):
@@ -127,6 +139,9 @@ class TaskRecord:
     finished_at: float | None
     attempts: int
     audio_duration_s: float | None
+    worker: str | None = None
+    heartbeat_at: float | None = None
+    dispatched_at: float | None = None
 
     @property
     def runtime_s(self) -> float | None:
@@ -159,6 +174,9 @@ class TaskRecord:
             finished_at=row.finished_at,
             attempts=row.attempts,
             audio_duration_s=row.audio_duration_s,
+            worker=row.worker,
+            heartbeat_at=row.heartbeat_at,
+            dispatched_at=row.dispatched_at,
         )
 
 
@@ -213,7 +231,10 @@ class TaskStore:
         self._admission = threading.Lock()
 
     def create_schema(self) -> None:
-        Base.metadata.create_all(self.engine)
+        """Create or migrate the tables to the current revision (see :mod:`aural.jobs.migrate`)."""
+        from aural.jobs import migrate
+
+        migrate.upgrade(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -259,51 +280,74 @@ class TaskStore:
             created_at=now,
             attempts=0,
         )
-        with self._admission:
-            if max_active is not None and self.count_active() >= max_active:
-                raise CapacityExceededError("Licensed processing capacity exceeded.")
-            with self.session() as session:
-                session.add(row)
-                session.flush()
-                return TaskRecord.of(row)
+        with self._admission, self.session() as session:
+            if max_active is not None:
+                if self.engine.dialect.name == "postgresql":
+                    # Other API nodes admit tasks too: the check and the insert of every node
+                    # take turns on one transaction-scoped advisory lock.
+                    session.execute(
+                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADMISSION_LOCK_KEY}
+                    )
+                if self._count_active(session) >= max_active:
+                    raise CapacityExceededError("Licensed processing capacity exceeded.")
+            session.add(row)
+            session.flush()
+            return TaskRecord.of(row)
 
     def count_active(self) -> int:
         """Tasks pending or running (the licensed capacity in use)."""
         with self.session() as session:
-            return int(
-                session.scalar(
-                    select(func.count())
-                    .select_from(TaskRow)
-                    .where(TaskRow.state.in_([s.value for s in ACTIVE_STATES]))
-                )
-                or 0
-            )
+            return self._count_active(session)
+
+    @staticmethod
+    def _count_active(session: Session) -> int:
+        query = (
+            select(func.count())
+            .select_from(TaskRow)
+            .where(TaskRow.state.in_([s.value for s in ACTIVE_STATES]))
+        )
+        return int(session.scalar(query) or 0)
 
     def get(self, task_id: str) -> TaskRecord | None:
         with self.session() as session:
             row = session.get(TaskRow, task_id)
             return TaskRecord.of(row) if row is not None else None
 
-    def _transition(self, task_id: str, expected: TaskState, **values: Any) -> bool:
+    def _transition(
+        self, task_id: str, expected: TaskState, *conditions: Any, **values: Any
+    ) -> bool:
         with self.session() as session:
             result = session.execute(
                 update(TaskRow)
-                .where(TaskRow.id == task_id, TaskRow.state == expected.value)
+                .where(TaskRow.id == task_id, TaskRow.state == expected.value, *conditions)
                 .values(**values)
                 .execution_options(synchronize_session=False)
             )
             return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
     def claim(self, task_id: str, worker: str) -> bool:
-        """``pending -> running``; True only for the one caller that won the task."""
+        """``pending -> running``; True only for the one caller that won the task.
+
+        Each claim counts one attempt; the attempt number is the fencing token that
+        :meth:`finish` and :meth:`touch` check, so a worker that lost its task (requeued after
+        its lease ran out) cannot overwrite the outcome of the attempt that replaced it.
+        """
+        now = time.time()
         return self._transition(
             task_id,
             TaskState.PENDING,
             state=TaskState.RUNNING.value,
-            started_at=time.time(),
+            started_at=now,
+            heartbeat_at=now,
             finished_at=None,
             attempts=TaskRow.attempts + 1,
             worker=worker,
+        )
+
+    def touch(self, task_id: str, attempt: int) -> bool:
+        """Mark attempt ``attempt`` of a running task alive; False once it is not ours."""
+        return self._transition(
+            task_id, TaskState.RUNNING, TaskRow.attempts == attempt, heartbeat_at=time.time()
         )
 
     def claim_next(self, worker: str, exclude_models: Sequence[str] = ()) -> TaskRecord | None:
@@ -327,13 +371,19 @@ class TaskStore:
         result_bytes: int = 0,
         error: dict[str, Any] | None = None,
         audio_duration_s: float | None = None,
+        attempt: int | None = None,
     ) -> bool:
-        """``running -> done | failed | rejected``; the media is accounted as gone."""
+        """``running -> done | failed | rejected``; the media is accounted as gone.
+
+        With ``attempt``, only that attempt may finish the task (see :meth:`claim`).
+        """
         if state not in FINAL_STATES:
             raise ValueError(f"{state} is not a final state")
+        fence = () if attempt is None else (TaskRow.attempts == attempt,)
         return self._transition(
             task_id,
             TaskState.RUNNING,
+            *fence,
             state=state.value,
             result=result,
             result_bytes=result_bytes,
@@ -344,16 +394,72 @@ class TaskStore:
             media_bytes=0,
         )
 
-    def requeue(self, task_id: str) -> bool:
-        """``running -> pending`` for a task whose worker died."""
+    def requeue(self, task_id: str, attempt: int | None = None) -> bool:
+        """``running -> pending`` for a task whose worker died (only ``attempt``, if given)."""
+        fence = () if attempt is None else (TaskRow.attempts == attempt,)
         return self._transition(
-            task_id, TaskState.RUNNING, state=TaskState.PENDING.value, worker=None
+            task_id,
+            TaskState.RUNNING,
+            *fence,
+            state=TaskState.PENDING.value,
+            worker=None,
+            heartbeat_at=None,
+            dispatched_at=None,
         )
 
+    def running(self) -> list[TaskRecord]:
+        with self.session() as session:
+            rows = session.scalars(select(TaskRow).where(TaskRow.state == TaskState.RUNNING.value))
+            return [TaskRecord.of(row) for row in rows]
+
     def running_ids(self) -> list[str]:
+        return [record.id for record in self.running()]
+
+    def stale_running(self, alive_after: float) -> list[TaskRecord]:
+        """Running tasks whose worker has not marked them alive since ``alive_after``."""
+        silent = or_(
+            TaskRow.heartbeat_at < alive_after,  # (state, heartbeat_at) is indexed
+            and_(TaskRow.heartbeat_at.is_(None), TaskRow.started_at < alive_after),
+        )
+        with self.session() as session:
+            rows = session.scalars(
+                select(TaskRow).where(TaskRow.state == TaskState.RUNNING.value, silent)
+            )
+            return [TaskRecord.of(row) for row in rows]
+
+    def mark_dispatched(self, task_id: str) -> None:
+        """A queue message was sent for the pending task ``task_id``."""
+        with self.session() as session:
+            session.execute(
+                update(TaskRow)
+                .where(TaskRow.id == task_id, TaskRow.state == TaskState.PENDING.value)
+                .values(dispatched_at=time.time())
+                .execution_options(synchronize_session=False)
+            )
+
+    def undispatched(self, never_sent_before: float, sent_before: float) -> list[str]:
+        """Pending tasks whose queue message may be lost.
+
+        Those never sent and created before ``never_sent_before`` (the node died between storing
+        and sending, or the broker was down), and those last sent before ``sent_before`` (the
+        broker lost its queue).
+        """
         with self.session() as session:
             return list(
-                session.scalars(select(TaskRow.id).where(TaskRow.state == TaskState.RUNNING.value))
+                session.scalars(
+                    select(TaskRow.id)
+                    .where(
+                        TaskRow.state == TaskState.PENDING.value,
+                        or_(
+                            and_(
+                                TaskRow.dispatched_at.is_(None),
+                                TaskRow.created_at < never_sent_before,
+                            ),
+                            TaskRow.dispatched_at < sent_before,
+                        ),
+                    )
+                    .order_by(TaskRow.created_at)
+                )
             )
 
     def delete(self, task_id: str) -> TaskRecord | None:

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from aural import __version__
+from aural.config import Settings
 from aural.jobs.context import bound
 from aural.jobs.errors import WebhookRefusedError
 from aural.jobs.store import TaskRecord, TaskStore, WebhookState
@@ -159,6 +160,18 @@ class WebhookSender:
         self._client = httpx.Client(timeout=timeout_s, follow_redirects=False, trust_env=False)
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="aural-webhook")
         self._closing = threading.Event()
+
+    @classmethod
+    def of(cls, settings: Settings) -> WebhookSender:
+        """A sender configured by the ``webhook_*`` settings."""
+        secret = settings.webhook_secret
+        return cls(
+            secret.get_secret_value() if secret else None,
+            settings.webhook_allow_hosts,
+            settings.webhook_max_attempts,
+            settings.webhook_backoff_s,
+            settings.webhook_timeout_s,
+        )
 
     def check(self, url: str) -> None:
         """Refuse ``url`` now (at submission) if it could never be delivered to."""

@@ -1,0 +1,152 @@
+"""Task leases: workers mark their running tasks alive; a reaper requeues the abandoned ones.
+
+A worker that dies mid-task (SIGKILL, OOM, a lost node) leaves its task ``running``. Its worker
+marks every running task alive every ``heartbeat_interval_s`` (:class:`Heartbeat`); a task not
+marked for ``task_lease_s`` goes back to ``pending`` and is dispatched again (:class:`Reaper`).
+The requeue is conditional on the attempt number, so of several reapers (one per API node) only
+one wins, and a late result of the abandoned attempt is refused by the store. On one host a
+dead process is also recognised at once by its process id (restart recovery).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+
+from aural.jobs.runner import Runner
+from aural.jobs.store import TaskRecord, TaskStore
+
+log = logging.getLogger(__name__)
+
+
+def worker_name(*suffix: object) -> str:
+    """``host:pid[:suffix...]``: who runs a task, as stored in its row."""
+    return ":".join([socket.gethostname(), str(os.getpid()), *map(str, suffix)])
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def died_on_this_host(worker: str | None, own_tasks_are_running: bool = True) -> bool:
+    """Whether ``worker`` (``host:pid...``) was a process of this host that no longer exists.
+
+    A row naming this very process counts as dead only when ``own_tasks_are_running`` is
+    false (at start, before this process ran anything: a container restarted with the same
+    host name and pid).
+    """
+    if not worker:
+        return False
+    host, _, rest = worker.partition(":")
+    pid_text = rest.split(":", 1)[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return not own_tasks_are_running
+    return not _pid_alive(pid)
+
+
+class Heartbeat:
+    """A thread that marks the runner's running tasks alive every ``interval_s``."""
+
+    def __init__(self, runner: Runner, interval_s: float) -> None:
+        self.runner = runner
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="aural-heartbeat", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.runner.beat()
+            except Exception:
+                log.exception("marking running tasks alive failed")
+
+
+class Reaper:
+    """Puts abandoned running tasks back to pending and hands each to ``dispatch``."""
+
+    def __init__(self, store: TaskStore, lease_s: float, dispatch: Callable[[str], None]) -> None:
+        self.store = store
+        self.lease_s = lease_s
+        self.dispatch = dispatch
+
+    def _requeue(self, records: list[TaskRecord], why: str) -> list[str]:
+        requeued = []
+        for record in records:
+            if self.store.requeue(record.id, attempt=record.attempts):
+                log.warning("requeued task %s: %s (worker %s)", record.id, why, record.worker)
+                requeued.append(record.id)
+                self.dispatch(record.id)
+        return requeued
+
+    def requeue_stale(self, now: float | None = None) -> list[str]:
+        """Running tasks whose worker has not marked them alive within the lease."""
+        cutoff = (now if now is not None else time.time()) - self.lease_s
+        return self._requeue(self.store.stale_running(cutoff), "its lease ran out")
+
+    def requeue_dead_here(self) -> list[str]:
+        """At start: running tasks of processes of this host that are gone (or this one)."""
+        dead = [
+            record
+            for record in self.store.running()
+            if died_on_this_host(record.worker, own_tasks_are_running=False)
+        ]
+        return self._requeue(dead, "its process is gone")
+
+
+class Chores:
+    """One daemon thread running periodic housekeeping (purging, reaping, re-sending)."""
+
+    def __init__(self) -> None:
+        self._chores: list[tuple[str, float, Callable[[], object]]] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def every(self, interval_s: float, name: str, chore: Callable[[], object]) -> None:
+        self._chores.append((name, interval_s, chore))
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="aural-janitor", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+
+    def _run(self) -> None:
+        due = {name: time.monotonic() + interval for name, interval, _ in self._chores}
+        while self._chores:
+            wait = max(0.0, min(due.values()) - time.monotonic())
+            if self._stop.wait(wait):
+                return
+            now = time.monotonic()
+            for name, interval, chore in self._chores:
+                if due[name] > now:
+                    continue
+                due[name] = now + interval
+                try:
+                    chore()
+                except Exception:
+                    log.exception("%s failed", name)

@@ -1,0 +1,160 @@
+"""``aural worker``: a Celery worker whose processes each load the model once and run tasks
+through the same :class:`~aural.jobs.runner.Runner` as the embedded mode.
+
+Celery's prefork pool runs each task in the main thread of a child process; the child builds
+its :class:`WorkerProcess` (store, model, heartbeat) when it starts, on that same thread, so the
+model is loaded by the thread that uses it (CTranslate2 loaded on a thread that then exits runs
+many times slower under contention). A message only names a task; the child runs it if it wins
+the row's claim, and skips it otherwise (finished, deleted, or running elsewhere).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from celery import Celery
+from celery.signals import setup_logging, worker_process_init, worker_process_shutdown
+
+from aural.config import Settings
+from aural.jobs.context import configure_logging
+from aural.jobs.distributed import TASK_NAME, make_celery
+from aural.jobs.leases import Heartbeat, worker_name
+from aural.jobs.notify import RedisTaskNotifier, channel_of, supports_notifications
+from aural.jobs.runner import Runner, TaskObserver
+from aural.jobs.storage import MediaStorage
+from aural.jobs.store import TaskStore
+from aural.jobs.waiting import TaskEvents
+from aural.jobs.webhooks import TaskWebhooks, WebhookSender
+from aural.model_pool import ModelPool
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class WorkerProcess:
+    """Everything one worker process runs tasks with."""
+
+    settings: Settings
+    store: TaskStore
+    pool: ModelPool
+    runner: Runner
+    heartbeat: Heartbeat
+    sender: WebhookSender
+    notifier: RedisTaskNotifier | None
+
+    @classmethod
+    def start(cls, settings: Settings) -> WorkerProcess:
+        """Connect to the store, load the default model and start marking tasks alive."""
+        from aural.api.app import register_webhook_payloads  # the faces' webhook bodies
+
+        store = TaskStore(settings.resolved_store_url)
+        if settings.auto_migrate:
+            store.create_schema()
+        storage = MediaStorage(
+            settings.resolved_media_dir,
+            store,
+            settings.max_upload_bytes,
+            settings.storage_quota_bytes,
+        )
+        sender = WebhookSender.of(settings)
+        webhooks = TaskWebhooks(store, sender)
+        register_webhook_payloads(webhooks)
+        notifier = (
+            RedisTaskNotifier(settings.broker_url, channel_of(settings.queue))
+            if supports_notifications(settings.broker_url)
+            else None
+        )
+        observers: list[TaskObserver] = [webhooks]
+        runner = Runner(store, storage, ModelPool(settings), notifier or TaskEvents(), observers)
+        runner.pool.get(settings.model)
+        heartbeat = Heartbeat(runner, settings.heartbeat_interval_s)
+        heartbeat.start()
+        log.info(
+            "worker process %s ready: model %s, %d CPU threads",
+            worker_name(),
+            settings.model,
+            settings.resolved_cpu_threads,
+        )
+        return cls(settings, store, runner.pool, runner, heartbeat, sender, notifier)
+
+    def run(self, task_id: str) -> str:
+        """Run the task if this process wins its claim; returns what happened, for the log."""
+        if not self.store.claim(task_id, worker_name()):
+            record = self.store.get(task_id)
+            state = record.state.value if record else "deleted"
+            log.info("skipping task %s: it is %s", task_id, state)
+            return f"skipped ({state})"
+        record = self.store.get(task_id)
+        if record is None:
+            return "skipped (deleted)"
+        finished = self.runner.run(record)
+        return finished.state.value if finished else "dropped"
+
+    def close(self) -> None:
+        self.heartbeat.stop()
+        self.sender.close()
+        if self.notifier is not None:
+            self.notifier.close()
+        self.store.close()
+
+
+def per_process_settings(settings: Settings, concurrency: int) -> Settings:
+    """Split the cores between the worker processes unless CPU threads are set."""
+    if settings.cpu_threads:
+        return settings
+    threads = max(1, (os.cpu_count() or 1) // concurrency)
+    return settings.model_copy(update={"cpu_threads": threads})
+
+
+def build_worker_app(settings: Settings) -> Celery:
+    """The Celery app of a worker: the transcription task and the process hooks."""
+    app = make_celery(settings)
+    processes: dict[str, WorkerProcess] = {}
+
+    def process() -> WorkerProcess:
+        if "current" not in processes:  # a pool without process hooks (solo, threads)
+            processes["current"] = WorkerProcess.start(settings)
+        return processes["current"]
+
+    def transcribe(task_id: str) -> str:
+        return process().run(task_id)
+
+    def on_process_init(**_: Any) -> None:
+        process()
+
+    def on_process_shutdown(**_: Any) -> None:
+        current = processes.pop("current", None)
+        if current is not None:
+            current.close()
+
+    app.task(name=TASK_NAME)(transcribe)
+    worker_process_init.connect(on_process_init, weak=False)
+    worker_process_shutdown.connect(on_process_shutdown, weak=False)
+    return app
+
+
+def run_worker(settings: Settings, concurrency: int, log_level: str = "info") -> None:
+    """Run a Celery worker with ``concurrency`` processes until it is told to stop."""
+    settings = per_process_settings(settings, concurrency)
+
+    def keep_our_logging(**_: Any) -> None:
+        configure_logging(log_level)
+
+    setup_logging.connect(keep_our_logging, weak=False)
+    configure_logging(log_level)
+    app = build_worker_app(settings)
+    app.worker_main(
+        [
+            "worker",
+            "--pool=prefork",
+            f"--concurrency={concurrency}",
+            f"--queues={settings.queue}",
+            f"--hostname=aural-{os.getpid()}@%h",
+            f"--loglevel={log_level.upper()}",
+            "--without-gossip",
+            "--without-mingle",
+        ]
+    )

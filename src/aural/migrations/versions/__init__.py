@@ -1,0 +1,1 @@
+"""Revision scripts, applied in order; a package only so that the files are shipped."""
