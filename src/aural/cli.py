@@ -238,7 +238,8 @@ def serve(
     if not is_loopback_host(settings.host):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         store = TaskStore(settings.resolved_store_url)
-        store.create_schema()
+        if settings.auto_migrate:
+            store.create_schema()
         has_keys = Authenticator(store, False, None).has_keys()
         store.close()
         if not has_keys:

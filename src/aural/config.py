@@ -126,6 +126,11 @@ class Settings(BaseSettings):
         gt=0,
         description="A running task not marked alive for this long is requeued by the reaper.",
     )
+    max_attempts: int = Field(
+        default=3,
+        ge=1,
+        description="A task whose worker died this many times fails instead of running again.",
+    )
     reaper_interval_s: float = Field(
         default=15.0, gt=0, description="How often stale running tasks are looked for."
     )

@@ -82,6 +82,9 @@ class ModelPool:
         kwargs: dict[str, Any] = {"device": device, "compute_type": compute_type}
         if device == "cpu":
             kwargs["cpu_threads"] = self._settings.resolved_cpu_threads
+        # CTranslate2 runs one call at a time per worker: as many workers as this process may
+        # run transcriptions of one model at once, or concurrent tasks would queue inside it.
+        kwargs["num_workers"] = self._settings.workers_per_model
         whisper = WhisperModel(path, **kwargs)
         return LoadedModel(name, path, whisper, device, compute_type)
 

@@ -28,7 +28,9 @@ async def readyz(services: ServicesDep) -> JSONResponse:
     broker_ok = await to_thread.run_sync(services.broker_reachable)
     if broker_ok is not None:
         checks["broker"] = "ok" if broker_ok else "unreachable"
-    ready = store_ok and model_ok and broker_ok is not False
+    # Without the broker, submissions are still stored and sent once it is back: reported,
+    # but not a reason to take every API node out of the load balancer.
+    ready = store_ok and model_ok
     return JSONResponse(
         {"status": "ready" if ready else "not ready", "checks": checks},
         status_code=200 if ready else 503,

@@ -6,6 +6,7 @@ nodes. Only submissions count: polling a task is never limited.
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -16,6 +17,8 @@ from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from aural.api.errors import HTTPError, RateLimitedError
+
+log = logging.getLogger(__name__)
 
 
 @lru_cache(maxsize=256)
@@ -35,9 +38,13 @@ class RateLimiter:
         if not rate:
             return {}
         item = _item(rate)
-        with self._lock:
-            allowed = self._limiter.hit(item, "aural", identity)
-            stats = self._limiter.get_window_stats(item, "aural", identity)
+        try:
+            with self._lock:
+                allowed = self._limiter.hit(item, "aural", identity)
+                stats = self._limiter.get_window_stats(item, "aural", identity)
+        except Exception as exc:  # the shared storage (Redis) is down: serve, do not count
+            log.warning("rate limit storage unavailable, request not counted: %s", exc)
+            return {}
         headers = {
             "x-ratelimit-limit": str(item.amount),
             "x-ratelimit-remaining": str(max(stats.remaining, 0)),

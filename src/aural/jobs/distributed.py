@@ -52,6 +52,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
+        # A transcription still running when the broker would redeliver its message is stuck:
+        # its process is ended (the reaper requeues the task, up to AURAL_MAX_ATTEMPTS).
+        "task_time_limit": settings.broker_visibility_timeout_s,
         "worker_hijack_root_logger": False,
         # Loading a model takes seconds on a busy machine; Celery's default (4 s) would kill
         # the worker process while it loads.
@@ -86,7 +89,7 @@ class CeleryExecutor:
         self.queue = queue
         self.timings = timings
         self.visibility_timeout_s = visibility_timeout_s
-        self._reaper = Reaper(store, timings.lease_s, self.submit)
+        self._reaper = Reaper(store, timings.lease_s, self.submit, timings.max_attempts)
         self._chores = Chores()
 
     def start(self) -> None:

@@ -36,6 +36,7 @@ class JobTimings:
     heartbeat_interval_s: float = 10.0
     lease_s: float = 60.0
     reaper_interval_s: float = 15.0
+    max_attempts: int = 3
     retention_s: float = 7 * 24 * 3600.0
     purge_interval_s: float = 300.0
     # Unreferenced media younger than this may be an upload in flight on another node.
@@ -51,6 +52,7 @@ class JobTimings:
             heartbeat_interval_s=settings.heartbeat_interval_s,
             lease_s=settings.task_lease_s,
             reaper_interval_s=settings.reaper_interval_s,
+            max_attempts=settings.max_attempts,
             retention_s=settings.result_retention_s,
             purge_interval_s=settings.purge_interval_s,
             orphan_grace_s=0.0 if single_node else 3600.0,

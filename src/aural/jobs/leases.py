@@ -17,8 +17,8 @@ import threading
 import time
 from collections.abc import Callable
 
-from aural.jobs.runner import Runner
-from aural.jobs.store import TaskRecord, TaskStore
+from aural.jobs.runner import INTERNAL_ERROR, Runner, error_record
+from aural.jobs.store import TaskRecord, TaskState, TaskStore
 
 log = logging.getLogger(__name__)
 
@@ -86,15 +86,36 @@ class Heartbeat:
 class Reaper:
     """Puts abandoned running tasks back to pending and hands each to ``dispatch``."""
 
-    def __init__(self, store: TaskStore, lease_s: float, dispatch: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        store: TaskStore,
+        lease_s: float,
+        dispatch: Callable[[str], None],
+        max_attempts: int = 3,
+    ) -> None:
         self.store = store
         self.lease_s = lease_s
         self.dispatch = dispatch
+        self.max_attempts = max_attempts
+
+    def _give_up(self, record: TaskRecord, why: str) -> None:
+        """A task that took its worker down ``max_attempts`` times is not tried again."""
+        error = error_record(
+            INTERNAL_ERROR,
+            f"The task was abandoned {record.attempts} times (its worker died); "
+            "it is not run again.",
+            "task.abandoned",
+            {"attempts": record.attempts},
+        )
+        if self.store.finish(record.id, TaskState.FAILED, error=error, attempt=record.attempts):
+            log.error("task %s failed: %s, %d attempts", record.id, why, record.attempts)
 
     def _requeue(self, records: list[TaskRecord], why: str) -> list[str]:
         requeued = []
         for record in records:
-            if self.store.requeue(record.id, attempt=record.attempts):
+            if record.attempts >= self.max_attempts:
+                self._give_up(record, why)
+            elif self.store.requeue(record.id, attempt=record.attempts):
                 log.warning("requeued task %s: %s (worker %s)", record.id, why, record.worker)
                 requeued.append(record.id)
                 self.dispatch(record.id)

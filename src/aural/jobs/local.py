@@ -52,7 +52,7 @@ class LocalExecutor:
         self._running: Counter[str] = Counter()
         self._threads: list[threading.Thread] = []
         self._heartbeat = Heartbeat(runner, self.timings.heartbeat_interval_s)
-        self._reaper = Reaper(store, self.timings.lease_s, self.submit)
+        self._reaper = Reaper(store, self.timings.lease_s, self.submit, self.timings.max_attempts)
         self._chores = Chores()
 
     def recover(self) -> int:

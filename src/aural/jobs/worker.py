@@ -17,6 +17,7 @@ from typing import Any
 
 from celery import Celery
 from celery.signals import setup_logging, worker_process_init, worker_process_shutdown
+from sqlalchemy.exc import DBAPIError
 
 from aural.config import Settings
 from aural.jobs.context import configure_logging
@@ -130,7 +131,15 @@ def build_worker_app(settings: Settings) -> Celery:
         if current is not None:
             current.close()
 
-    app.task(name=TASK_NAME)(transcribe)
+    # The store unreachable (PostgreSQL restarting): send the message again later instead of
+    # acknowledging it, so the task is not left pending until the reaper re-sends it.
+    app.task(
+        name=TASK_NAME,
+        autoretry_for=(DBAPIError,),
+        retry_backoff=2,
+        retry_backoff_max=60,
+        max_retries=None,
+    )(transcribe)
     worker_process_init.connect(on_process_init, weak=False)
     worker_process_shutdown.connect(on_process_shutdown, weak=False)
     return app
