@@ -37,9 +37,14 @@ READY_TIMEOUT_S = 600.0
 
 
 def child_env(threads: int) -> dict[str, str]:
-    """The environment of every measured process: aural gets the baselines' thread count."""
+    """The environment of every measured process: aural gets the baselines' cores.
+
+    In aural's own layout: ``threads`` model workers of one thread each (its default on a
+    machine with ``threads`` cores), where the baselines run one call on ``threads`` threads.
+    """
     env = dict(os.environ)
-    env["AURAL_CPU_THREADS"] = str(threads)
+    env["AURAL_CPU_THREADS"] = "1"
+    env["AURAL_MODEL_WORKERS"] = str(threads)
     env.pop("AURAL_MODEL", None)
     return env
 

@@ -10,9 +10,10 @@ Each round starts every deployment afresh, in an order rotated per round, and me
   deployment; the client's wall time per request (queueing overhead = cluster - embedded).
 
 The cluster uses the machine's PostgreSQL (a database created for the run) and Redis (a queue of
-its own). Two workers get one CPU thread each, one worker (and the embedded server) every core;
-``embedded-2-workers`` is the embedded server with the same parallelism as two workers
-(``AURAL_WORKERS=2 AURAL_WORKERS_PER_MODEL=2 AURAL_CPU_THREADS=1``).
+its own). Every process runs aural's default layout (model workers of one CPU thread each): two
+workers get one core each, one worker (and the embedded server) every core;
+``embedded-2-workers`` is the embedded server running two tasks at once
+(``AURAL_WORKERS=2 AURAL_WORKERS_PER_MODEL=2``).
 Results: ``benchmarks/results/<date>-scaleout.md`` and ``.json``; medians over rounds.
 """
 
@@ -39,6 +40,7 @@ import httpx
 import redis
 import sqlalchemy as sa
 
+from aural.config import usable_cores
 from benchmarks.machine import describe, slug
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -117,8 +119,8 @@ class Deployment:
 
         _wait(ready, "the API node")
 
-    def worker(self, name: str, threads: int) -> None:
-        log = self.spawn(name, ["worker"], {"AURAL_CPU_THREADS": str(threads)})
+    def worker(self, name: str, model_workers: int) -> None:
+        log = self.spawn(name, ["worker"], {"AURAL_MODEL_WORKERS": str(model_workers)})
         _wait(lambda: "ready: model" in log.read_text(errors="replace"), name)
 
     def stop(self) -> None:
@@ -144,7 +146,7 @@ def deployment(kind: str, model: str, work: Path) -> Iterator[Deployment]:
     }
     if kind.startswith("embedded"):
         if kind == "embedded-2-workers":  # the same parallelism as two single-thread workers
-            env.update(AURAL_WORKERS="2", AURAL_WORKERS_PER_MODEL="2", AURAL_CPU_THREADS="1")
+            env.update(AURAL_WORKERS="2", AURAL_WORKERS_PER_MODEL="2")
         node = Deployment(root, env)
         try:
             node.api()
@@ -164,10 +166,10 @@ def deployment(kind: str, model: str, work: Path) -> Iterator[Deployment]:
         try:
             node.api()
             if kind == "cluster-1-worker":
-                node.worker("worker-0", threads=os.cpu_count() or 1)
+                node.worker("worker-0", model_workers=usable_cores())
             else:
-                node.worker("worker-0", threads=1)
-                node.worker("worker-1", threads=1)
+                node.worker("worker-0", model_workers=1)
+                node.worker("worker-1", model_workers=1)
             yield node
         finally:
             node.stop()

@@ -3,6 +3,7 @@ licensing, and no words out of silence or noise."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ from conftest import load_json, normalise_text, pink_noise, wer
 
 import aural
 from aural.audio import SAMPLE_RATE
+from aural.config import Settings
 from aural.errors import UnlicensedLanguageError, UnsupportedLanguageError
 from aural.model_pool import ModelPool
 from aural.types import Transcript
@@ -178,3 +180,22 @@ def test_long_speech_paths_transcribe_accurately(pool: ModelPool, batch_size: in
     assert wer(reference, transcript.text) <= 0.15
     assert transcript.segments[-1].end == pytest.approx(11.0, abs=1.0)
     assert all(s.start < s.end for s in transcript.segments)
+
+
+def test_pieces_decoded_side_by_side_give_the_same_transcript(
+    pool: ModelPool, settings: Settings
+) -> None:
+    """Channels and groups of chunks run on two model workers; one worker gives the same."""
+    assert pool.get("base").parallelism == 2 or len(os.sched_getaffinity(0)) < 2
+    one_worker = ModelPool(settings.model_copy(update={"model_workers": 1}))
+    assert one_worker.get("base").parallelism == 1
+    cases = [
+        (DATA / "jfk.flac", {"chunk_length_s": 5}),  # three chunks: groups on both workers
+        (DATA / "stereo_two_speakers.flac", {"channel_mode": "split"}),  # a channel per worker
+    ]
+    for media, options in cases:
+        side_by_side = aural.transcribe(media, pool=pool, **options)
+        alone = aural.transcribe(media, pool=one_worker, **options)
+        assert [(s.channel, s.text) for s in side_by_side.segments] == [
+            (s.channel, s.text) for s in alone.segments
+        ]

@@ -15,6 +15,14 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity, else the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def _default_cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "aural"
@@ -36,7 +44,17 @@ class Settings(BaseSettings):
         default="default",
         description="CTranslate2 compute type; 'default' is int8 on CPU, float16 on GPU.",
     )
-    cpu_threads: int = Field(default=0, ge=0, description="0 uses every core.")
+    cpu_threads: int = Field(
+        default=0,
+        ge=0,
+        description="CTranslate2 threads per model call; 0 is 1 (cores run calls side by side).",
+    )
+    model_workers: int = Field(
+        default=0,
+        ge=0,
+        description="Model calls run at once per loaded model (CTranslate2 workers); 0 is one per "
+        "core, divided by cpu_threads.",
+    )
     max_duration_s: float = Field(
         default=4 * 3600.0, gt=0, description="Longer media is refused from its header."
     )
@@ -173,8 +191,19 @@ class Settings(BaseSettings):
 
     @property
     def resolved_cpu_threads(self) -> int:
-        """The thread count handed to CTranslate2 (every core unless set)."""
-        return self.cpu_threads or (os.cpu_count() or 1)
+        """Threads per model call: one unless set.
+
+        Measured on 2 cores (``benchmarks/results/2026-11-21-levers.md``): one call on 2 threads
+        is slower than on 1 for short clips and 1.3x faster on long files, while two 1-thread
+        calls side by side do nearly twice the work of one; so the pipeline runs independent
+        pieces (channels, groups of chunks) in parallel, one thread each.
+        """
+        return self.cpu_threads or 1
+
+    @property
+    def resolved_model_workers(self) -> int:
+        """Model calls that run at once: the usable cores divided by the threads per call."""
+        return self.model_workers or max(1, usable_cores() // self.resolved_cpu_threads)
 
 
 @lru_cache(maxsize=1)

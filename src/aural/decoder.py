@@ -149,7 +149,7 @@ def decode_batched(
     and a batched pass would pay a full 30 s encoder pass for it), so no speech is dropped: on
     the benchmark's 77 s file this took the WER from 7.1 % back to that of the sequential loop.
     """
-    chunks = _pack(regions, min(WINDOW_S, float(options.chunk_length_s)))
+    chunks = pack_chunks(regions, min(WINDOW_S, float(options.chunk_length_s)))
     clips = [{"start": c.start / SAMPLE_RATE, "end": c.end / SAMPLE_RATE} for c in chunks]
     segments, _ = BatchedInferencePipeline(whisper).transcribe(
         samples,
@@ -230,7 +230,7 @@ def _transcribe_arguments(language: str, options: TranscriptionOptions) -> dict[
     }
 
 
-def _pack(regions: tuple[SpeechRegion, ...], window_s: float) -> list[SpeechRegion]:
+def pack_chunks(regions: tuple[SpeechRegion, ...], window_s: float) -> list[SpeechRegion]:
     """Spans of consecutive regions, each at most ``window_s`` long (pauses inside are kept)."""
     limit = int(window_s * SAMPLE_RATE)
     spans: list[SpeechRegion] = []

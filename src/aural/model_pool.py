@@ -28,6 +28,9 @@ class LoadedModel:
     whisper: WhisperModel
     device: str
     compute_type: str
+    # Pieces of one transcription run side by side (CTranslate2 workers on CPU; 1 on GPU,
+    # where batching does that job).
+    parallelism: int = 1
 
     @property
     def multilingual(self) -> bool:
@@ -79,14 +82,18 @@ class ModelPool:
 
     def _load(self, name: str, device: str, compute_type: str) -> LoadedModel:
         path = resolve_model_path(name, self._settings)
+        settings = self._settings
         kwargs: dict[str, Any] = {"device": device, "compute_type": compute_type}
+        # CTranslate2 runs one call at a time per worker. On CPU: a worker per core (one thread
+        # each) so a transcription's independent pieces run side by side; at least one per
+        # transcription this process runs at once, or concurrent tasks would queue inside it.
+        parallelism = 1
         if device == "cpu":
-            kwargs["cpu_threads"] = self._settings.resolved_cpu_threads
-        # CTranslate2 runs one call at a time per worker: as many workers as this process may
-        # run transcriptions of one model at once, or concurrent tasks would queue inside it.
-        kwargs["num_workers"] = self._settings.workers_per_model
+            kwargs["cpu_threads"] = settings.resolved_cpu_threads
+            parallelism = settings.resolved_model_workers
+        kwargs["num_workers"] = max(parallelism, settings.workers_per_model)
         whisper = WhisperModel(path, **kwargs)
-        return LoadedModel(name, path, whisper, device, compute_type)
+        return LoadedModel(name, path, whisper, device, compute_type, parallelism)
 
 
 @lru_cache(maxsize=1)

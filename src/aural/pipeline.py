@@ -6,8 +6,12 @@ decodes files nor formats output (see :mod:`aural.audio` and :mod:`aural.formats
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import replace
+import math
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from typing import Literal, TypeVar
 
 from faster_whisper.transcribe import Segment as WhisperSegment
 from faster_whisper.transcribe import Word as WhisperWord
@@ -21,6 +25,7 @@ from aural.decoder import (
     decode_window,
     encode_window,
     fits_one_window,
+    pack_chunks,
     rank_languages,
 )
 from aural.errors import InvalidOptionError, UnsupportedLanguageError
@@ -31,9 +36,15 @@ from aural.languages import (
     parse_language_option,
 )
 from aural.model_pool import LoadedModel
-from aural.speech import find_speech, gather
+from aural.speech import SpeechRegion, find_speech, gather
 from aural.switching import LanguageRun, Ranking, plan_runs
 from aural.types import ChannelInfo, Segment, Transcript, TranscriptionOptions, Word
+
+DecodePath = Literal["window", "batched", "sequential"]
+"""One trimmed encoder pass; batched chunks; Whisper's own sequential loop (batch_size 0)."""
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 
 ProgressCallback = Callable[[float, float], None]
 """Called with (seconds of audio done, seconds in all) as decoding advances."""
@@ -66,24 +77,18 @@ class Transcriber:
         validate_options(options)
         requested = self._requested_language(options)
         channels = select_channels(audio, options.channels, options.channel_mode)
-        total = sum(c.duration for c in channels)
-        done = 0.0
-        infos: list[ChannelInfo] = []
-        segments: list[Segment] = []
-        for channel in channels:
-            runs = self._plan_runs(channel, options, requested)
-            reached = done
-            for run in runs:
-                for segment in self._decode_run(channel, run, options):
-                    segments.append(segment)
-                    # Tails decoded again arrive after later segments: never step back.
-                    reached = max(reached, done + segment.end)
-                    if on_progress:
-                        on_progress(reached, total)
-            done += channel.duration
-            if on_progress:
-                on_progress(done, total)
-            infos.append(_channel_info(channel, runs, options, requested))
+        progress = _Progress(sum(c.duration for c in channels), on_progress)
+        with _Workers(self.model.parallelism) as workers:
+            plans = workers.map(lambda c: self._plan_runs(c, options, requested), channels)
+            jobs = decode_jobs(channels, plans, options, self.model.parallelism)
+            progress.expect(jobs)
+            decoded = workers.map(lambda job: self._decode_job(job, options, progress), jobs)
+        progress.finish()
+        segments = [segment for job_segments in decoded for segment in job_segments]
+        infos = [
+            _channel_info(channel, runs, options, requested)
+            for channel, runs in zip(channels, plans, strict=True)
+        ]
         ordered = sorted(segments, key=lambda s: (s.start, s.channel))
         return Transcript(
             language=_predominant(infos, segments),
@@ -92,6 +97,16 @@ class Transcriber:
             channels=tuple(infos),
             segments=tuple(replace(s, id=i) for i, s in enumerate(ordered)),
         )
+
+    def _decode_job(
+        self, job: DecodeJob, options: TranscriptionOptions, progress: _Progress
+    ) -> list[Segment]:
+        segments = []
+        for segment in self._decode_run(job.channel, job.run, options, job.path):
+            segments.append(segment)
+            progress.reached(job, segment.end)
+        progress.reached(job, job.end_s)
+        return segments
 
     def _requested_language(self, options: TranscriptionOptions) -> str | None:
         """The fixed language of the request, checked against the model and the licence."""
@@ -120,7 +135,8 @@ class Transcriber:
             return []
         allowed = normalise_language_set(options.licensed_languages)
         if options.language_switching and requested is None:
-            return plan_runs(channel.samples, regions, self._rank, allowed)
+            with _Workers(self.model.parallelism) as workers:
+                return plan_runs(channel.samples, regions, self._rank, allowed, workers.map)
         speech = gather(channel.samples, regions)
         window = None
         if fits_one_window(speech.shape[0], options.chunk_length_s):
@@ -143,21 +159,25 @@ class Transcriber:
         )
 
     def _decode_run(
-        self, channel: ChannelAudio, run: LanguageRun, options: TranscriptionOptions
+        self,
+        channel: ChannelAudio,
+        run: LanguageRun,
+        options: TranscriptionOptions,
+        path: DecodePath,
     ) -> Iterator[Segment]:
-        """Decode one run's speech, by the fastest path that fits, on the channel's timeline."""
+        """Decode one run's speech, by the path :func:`decode_jobs` chose, on the channel's
+        timeline."""
         whisper = self.model.whisper
-        speech_samples = sum(r.end - r.start for r in run.regions)
         gathered = SpeechTimestampsMap(
             [{"start": r.start, "end": r.end} for r in run.regions], SAMPLE_RATE
         )
-        if run.window or fits_one_window(speech_samples, options.chunk_length_s):
+        if path == "window":
             window = run.window or encode_window(
                 whisper, gather(channel.samples, list(run.regions))
             )
             raw: Iterable[WhisperSegment] = decode_window(whisper, window, run.language, options)
             timeline = gathered
-        elif options.batch_size > 0:
+        elif path == "batched":
             raw = decode_batched(
                 whisper, channel.samples, run.regions, run.language, options, options.batch_size
             )
@@ -172,6 +192,125 @@ class Transcriber:
             segment = _to_segment(whisper_segment, timeline, channel.channel, run.language)
             if segment.text or segment.words:
                 yield segment
+
+
+@dataclass(frozen=True)
+class DecodeJob:
+    """One independent piece of decoding: a run, or a group of a long run's chunks."""
+
+    channel: ChannelAudio
+    run: LanguageRun
+    path: DecodePath
+
+    @property
+    def start_s(self) -> float:
+        return self.run.regions[0].start / SAMPLE_RATE
+
+    @property
+    def end_s(self) -> float:
+        return self.run.regions[-1].end / SAMPLE_RATE
+
+
+def decode_jobs(
+    channels: list[ChannelAudio],
+    plans: list[list[LanguageRun]],
+    options: TranscriptionOptions,
+    parallelism: int,
+) -> list[DecodeJob]:
+    """The pieces decoding is split into, so that ``parallelism`` model workers share them.
+
+    Speech that fits one window is one piece; longer speech (batched) is cut between its
+    packed chunks into about ``parallelism`` groups over the whole request, so that a long mono
+    file keeps every worker busy while two long channels are not cut any further.
+    """
+    window_s = min(WINDOW_S, float(options.chunk_length_s))
+    batched: list[tuple[ChannelAudio, LanguageRun, list[SpeechRegion]]] = []
+    jobs: list[DecodeJob] = []
+    for channel, runs in zip(channels, plans, strict=True):
+        for run in runs:
+            speech = sum(r.end - r.start for r in run.regions)
+            if run.window or fits_one_window(speech, window_s):
+                jobs.append(DecodeJob(channel, run, "window"))
+            elif options.batch_size <= 0:
+                jobs.append(DecodeJob(channel, run, "sequential"))
+            else:
+                batched.append((channel, run, pack_chunks(run.regions, window_s)))
+    total_chunks = sum(len(chunks) for _, _, chunks in batched)
+    per_group = max(1, math.ceil(total_chunks / max(1, parallelism)))
+    groups = [
+        (channel, run, chunks[first : first + per_group])
+        for channel, run, chunks in batched
+        for first in range(0, len(chunks), per_group)
+    ]
+    # Runs cut the chunks into groups that may not share out evenly (three runs of two chunks
+    # on two workers): halve the largest groups until every worker gets as many. Smaller groups
+    # batch less, which costs less than a worker left idle (measured on the switching file).
+    while (len(jobs) + len(groups)) % parallelism and max(
+        (len(g[2]) for g in groups), default=1
+    ) > 1:
+        largest = max(range(len(groups)), key=lambda i: len(groups[i][2]))
+        channel, run, chunks = groups.pop(largest)
+        half = len(chunks) // 2
+        groups[largest:largest] = [(channel, run, chunks[:half]), (channel, run, chunks[half:])]
+    for channel, run, chunks in groups:
+        regions = tuple(
+            r for r in run.regions if chunks[0].start <= r.start and r.end <= chunks[-1].end
+        )
+        jobs.append(DecodeJob(channel, replace(run, regions=regions), "batched"))
+    # Longest first, so that short pieces fill the gaps at the end (and none starts last).
+    return sorted(jobs, key=lambda job: job.run.speech_duration, reverse=True)
+
+
+class _Workers:
+    """Runs pieces of one transcription on up to ``count`` threads (inline when 1)."""
+
+    def __init__(self, count: int) -> None:
+        self._pool = ThreadPoolExecutor(count, "aural-decode") if count > 1 else None
+
+    def __enter__(self) -> _Workers:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def map(self, function: Callable[[_T], _R], items: Sequence[_T]) -> list[_R]:
+        if self._pool is None or len(items) <= 1:
+            return [function(item) for item in items]
+        return list(self._pool.map(function, items))
+
+
+class _Progress:
+    """Seconds of audio done, from the pieces decoded in any order on any thread."""
+
+    def __init__(self, total: float, callback: ProgressCallback | None) -> None:
+        self.total = total
+        self.callback = callback
+        self._lock = threading.Lock()
+        self._covered: dict[int, float] = {}
+        self._spans: dict[int, tuple[float, float]] = {}
+        self._reported = 0.0
+
+    def expect(self, jobs: Sequence[DecodeJob]) -> None:
+        self._spans = {id(job): (job.start_s, job.end_s) for job in jobs}
+
+    def reached(self, job: DecodeJob, seconds: float) -> None:
+        """``job`` has decoded its speech up to ``seconds`` on its channel's timeline."""
+        if self.callback is None:
+            return
+        start, end = self._spans[id(job)]
+        with self._lock:
+            covered = min(max(seconds, start), end) - start
+            self._covered[id(job)] = max(self._covered.get(id(job), 0.0), covered)
+            spans = sum(e - s for s, e in self._spans.values()) or 1.0
+            done = self.total * sum(self._covered.values()) / spans
+            if done > self._reported:  # tails decoded again arrive late: never step back
+                self._reported = done
+                self.callback(done, self.total)
+
+    def finish(self) -> None:
+        if self.callback is not None:
+            self.callback(self.total, self.total)
 
 
 def _to_segment(

@@ -8,8 +8,9 @@ speaker actually switched rather than at a window edge.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from aural.audio import SAMPLE_RATE, Samples
 from aural.decoder import EncodedWindow
@@ -19,7 +20,14 @@ from aural.speech import SpeechRegion, gather, windows
 Ranking = dict[str, float]
 """Language code -> probability, as Whisper's detector ranks one stretch of speech."""
 
+ParallelMap = Callable[[Callable[[Any], Any], Sequence[Any]], list[Any]]
+"""``(function, items) -> [function(item) ...]``, possibly side by side."""
+
 WINDOW_S = 30.0
+# A window's language is detected on its first seconds of speech only (a third of the encoder
+# cost of the whole window); a change later in the window makes it disagree with the next window,
+# and the bisection over the pair finds the change either way.
+WINDOW_PROBE_S = 10.0
 # Less speech than this gives unreliable language ID: such a window follows its neighbour.
 MIN_WINDOW_SPEECH_S = 2.0
 MIN_PROBE_S = 1.5
@@ -38,6 +46,10 @@ class LanguageRun:
     @property
     def speech_duration(self) -> float:
         return sum(r.duration for r in self.regions)
+
+
+def _one_by_one(function: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+    return [function(item) for item in items]
 
 
 def _best(ranking: Ranking, allowed: frozenset[str] | None) -> tuple[str, float]:
@@ -77,14 +89,28 @@ def plan_runs(
     regions: list[SpeechRegion],
     rank: Callable[[Samples], Ranking],
     allowed: frozenset[str] | None,
+    parallel: ParallelMap | None = None,
 ) -> list[LanguageRun]:
-    """Runs of one language each over ``regions`` (which must be at most ``WINDOW_S`` long)."""
+    """Runs of one language each over ``regions`` (which must be at most ``WINDOW_S`` long).
+
+    ``parallel`` runs the independent detections (the windows, then the bisection of each
+    change) side by side; by default they run one after the other.
+    """
+    run_all: ParallelMap = parallel or _one_by_one
     groups = windows(regions, WINDOW_S)
-    labels: list[tuple[str, float] | None] = []
-    for group in groups:
-        speech = gather(samples, group)
-        enough = speech.shape[0] >= MIN_WINDOW_SPEECH_S * SAMPLE_RATE
-        labels.append(_best(rank(speech), allowed) if enough else None)
+    speeches = [gather(samples, group) for group in groups]
+    probes = [
+        s[: int(WINDOW_PROBE_S * SAMPLE_RATE)]
+        for s in speeches
+        if s.shape[0] >= MIN_WINDOW_SPEECH_S * SAMPLE_RATE
+    ]
+    rankings = iter(run_all(rank, probes))
+    labels: list[tuple[str, float] | None] = [
+        _best(next(rankings), allowed)
+        if speech.shape[0] >= MIN_WINDOW_SPEECH_S * SAMPLE_RATE
+        else None
+        for speech in speeches
+    ]
     if all(label is None for label in labels):
         labels = [_best(rank(gather(samples, regions)), allowed)] * len(groups)
     filled = _fill_gaps(labels)
@@ -95,12 +121,14 @@ def plan_runs(
     offsets = [0]
     for group in groups:
         offsets.append(offsets[-1] + len(group))
-    for i in range(len(groups) - 1):
-        before, after = filled[i][0], filled[i + 1][0]
-        if before == after:
-            continue
+    changes = [i for i in range(len(groups) - 1) if filled[i][0] != filled[i + 1][0]]
+
+    def split_point(i: int) -> int:
         pair = [*groups[i], *groups[i + 1]]
-        k = _split_point(samples, pair, rank, before, after)
+        return _split_point(samples, pair, rank, filled[i][0], filled[i + 1][0])
+
+    for i, k in zip(changes, run_all(split_point, changes), strict=True):
+        pair = [*groups[i], *groups[i + 1]]
         left = len(groups[i])
         for j in range(len(pair)):
             if j >= k:

@@ -19,7 +19,7 @@ from celery import Celery
 from celery.signals import setup_logging, worker_process_init, worker_process_shutdown
 from sqlalchemy.exc import DBAPIError
 
-from aural.config import Settings
+from aural.config import Settings, usable_cores
 from aural.jobs.context import configure_logging
 from aural.jobs.distributed import TASK_NAME, make_celery
 from aural.jobs.leases import Heartbeat, worker_name
@@ -74,9 +74,10 @@ class WorkerProcess:
         heartbeat = Heartbeat(runner, settings.heartbeat_interval_s)
         heartbeat.start()
         log.info(
-            "worker process %s ready: model %s, %d CPU threads",
+            "worker process %s ready: model %s, %d x %d CPU threads",
             worker_name(),
             settings.model,
+            settings.resolved_model_workers,
             settings.resolved_cpu_threads,
         )
         return cls(settings, store, runner.pool, runner, heartbeat, sender, notifier)
@@ -103,11 +104,11 @@ class WorkerProcess:
 
 
 def per_process_settings(settings: Settings, concurrency: int) -> Settings:
-    """Split the cores between the worker processes unless CPU threads are set."""
-    if settings.cpu_threads:
+    """Split the cores between the worker processes unless the model's workers are set."""
+    if settings.model_workers:
         return settings
-    threads = max(1, (os.cpu_count() or 1) // concurrency)
-    return settings.model_copy(update={"cpu_threads": threads})
+    per_process = max(1, usable_cores() // (concurrency * settings.resolved_cpu_threads))
+    return settings.model_copy(update={"model_workers": per_process})
 
 
 def build_worker_app(settings: Settings) -> Celery:
