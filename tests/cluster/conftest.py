@@ -153,7 +153,7 @@ def cluster(
         "AURAL_MEDIA_DIR": str(root / "media"),
         "AURAL_CACHE_DIR": str(settings.cache_dir),
         "AURAL_MODEL": "tiny.en",
-        "AURAL_CPU_THREADS": "1",
+        "AURAL_MODEL_WORKERS": "1",
         "AURAL_TASK_POLL_INTERVAL_S": "0.2",
         "AURAL_HEARTBEAT_INTERVAL_S": "0.5",
         "AURAL_TASK_LEASE_S": "3",

@@ -98,16 +98,7 @@ class CeleryExecutor:
             timings.reaper_interval_s, "requeueing abandoned tasks", self._reaper.requeue_stale
         )
         self._chores.every(timings.reaper_interval_s, "re-sending lost tasks", self.resend_lost)
-        self._chores.every(
-            timings.purge_interval_s,
-            "purging expired tasks",
-            lambda: self.storage.purge_expired(timings.retention_s),
-        )
-        self._chores.every(
-            timings.purge_interval_s,
-            "sweeping orphaned media",
-            lambda: self.storage.sweep_orphans(min_age_s=timings.orphan_grace_s),
-        )
+        self._chores.keep_storage(self.storage, timings)
         self._chores.start()
 
     def submit(self, task_id: str) -> None:

@@ -17,8 +17,11 @@ import threading
 import time
 from collections.abc import Callable
 
+from aural.jobs.executor import JobTimings
 from aural.jobs.runner import INTERNAL_ERROR, Runner, error_record
+from aural.jobs.storage import MediaStorage
 from aural.jobs.store import TaskRecord, TaskState, TaskStore
+from aural.jobs.threads import DaemonLoop
 
 log = logging.getLogger(__name__)
 
@@ -57,26 +60,16 @@ def died_on_this_host(worker: str | None, own_tasks_are_running: bool = True) ->
     return not _pid_alive(pid)
 
 
-class Heartbeat:
+class Heartbeat(DaemonLoop):
     """A thread that marks the runner's running tasks alive every ``interval_s``."""
 
     def __init__(self, runner: Runner, interval_s: float) -> None:
+        super().__init__("aural-heartbeat", self._run)
         self.runner = runner
         self.interval_s = interval_s
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="aural-heartbeat", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
+    def _run(self, stop: threading.Event) -> None:
+        while not stop.wait(self.interval_s):
             try:
                 self.runner.beat()
             except Exception:
@@ -136,31 +129,34 @@ class Reaper:
         return self._requeue(dead, "its process is gone")
 
 
-class Chores:
+class Chores(DaemonLoop):
     """One daemon thread running periodic housekeeping (purging, reaping, re-sending)."""
 
     def __init__(self) -> None:
+        super().__init__("aural-janitor", self._run)
         self._chores: list[tuple[str, float, Callable[[], object]]] = []
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def every(self, interval_s: float, name: str, chore: Callable[[], object]) -> None:
         self._chores.append((name, interval_s, chore))
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="aural-janitor", daemon=True)
-        self._thread.start()
+    def keep_storage(self, storage: MediaStorage, timings: JobTimings) -> None:
+        """Purge expired tasks and sweep orphaned media, every ``purge_interval_s``."""
+        self.every(
+            timings.purge_interval_s,
+            "purging expired tasks",
+            lambda: storage.purge_expired(timings.retention_s),
+        )
+        self.every(
+            timings.purge_interval_s,
+            "sweeping orphaned media",
+            lambda: storage.sweep_orphans(min_age_s=timings.orphan_grace_s),
+        )
 
-    def stop(self, timeout_s: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
-
-    def _run(self) -> None:
+    def _run(self, stop: threading.Event) -> None:
         due = {name: time.monotonic() + interval for name, interval, _ in self._chores}
         while self._chores:
             wait = max(0.0, min(due.values()) - time.monotonic())
-            if self._stop.wait(wait):
+            if stop.wait(wait):
                 return
             now = time.monotonic()
             for name, interval, chore in self._chores:

@@ -78,19 +78,11 @@ class LocalExecutor:
             self._threads.append(thread)
         if self.workers:
             self._heartbeat.start()
-        timings = self.timings
+        self._chores.keep_storage(self.storage, self.timings)
         self._chores.every(
-            timings.purge_interval_s,
-            "purging expired tasks",
-            lambda: self.storage.purge_expired(timings.retention_s),
-        )
-        self._chores.every(
-            timings.purge_interval_s,
-            "sweeping orphaned media",
-            lambda: self.storage.sweep_orphans(min_age_s=grace),
-        )
-        self._chores.every(
-            timings.reaper_interval_s, "requeueing abandoned tasks", self._reaper.requeue_stale
+            self.timings.reaper_interval_s,
+            "requeueing abandoned tasks",
+            self._reaper.requeue_stale,
         )
         self._chores.start()
 

@@ -12,6 +12,7 @@ import threading
 
 import redis
 
+from aural.jobs.threads import DaemonLoop
 from aural.jobs.waiting import TaskEvents
 
 log = logging.getLogger(__name__)
@@ -43,37 +44,27 @@ class RedisTaskNotifier:
         self._client.close()
 
 
-class RedisTaskListener:
+class RedisTaskListener(DaemonLoop):
     """The API side: a thread that turns announcements into :class:`TaskEvents` wake-ups."""
 
     def __init__(self, url: str, channel: str, events: TaskEvents) -> None:
+        super().__init__("aural-listener", self._run)
         self.url = url
         self.channel = channel
         self.events = events
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="aural-listener", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
+    def _run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
             client = redis.Redis.from_url(self.url, socket_timeout=5)
             try:
                 pubsub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
                 pubsub.subscribe(self.channel)
-                while not self._stop.is_set():
+                while not stop.is_set():
                     message = pubsub.get_message(timeout=1.0)
                     if message and isinstance(message.get("data"), bytes):
                         self.events.publish(message["data"].decode())
             except redis.RedisError as exc:
                 log.warning("task announcements unavailable (%s); polling only", exc)
-                self._stop.wait(2.0)
+                stop.wait(2.0)
             finally:
                 client.close()
