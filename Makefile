@@ -20,7 +20,7 @@ setup: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/aural transcribe tests/data/jfk.flac --format text
 
-# The server on the embedded default: SQLite task store and media under .aural/, one worker.
+# The server on the embedded default: SQLite task store and media under .aural/, in-process workers.
 serve: $(STAMP)
 	$(BIN)/aural serve
 

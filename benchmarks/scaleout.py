@@ -12,8 +12,8 @@ Each round starts every deployment afresh, in an order rotated per round, and me
 The cluster uses the machine's PostgreSQL (a database created for the run) and Redis (a queue of
 its own). Every process runs aural's default layout (model workers of one CPU thread each): two
 workers get one core each, one worker (and the embedded server) every core;
-``embedded-2-workers`` is the embedded server running two tasks at once
-(``AURAL_WORKERS=2 AURAL_WORKERS_PER_MODEL=2``).
+``embedded`` runs one task at a time (``AURAL_WORKERS=1``, like one worker process),
+``embedded-2-workers`` two (``AURAL_WORKERS=2``, the default on 2 cores).
 Results: ``benchmarks/results/<date>-scaleout.md`` and ``.json``; medians over rounds.
 """
 
@@ -145,8 +145,9 @@ def deployment(kind: str, model: str, work: Path) -> Iterator[Deployment]:
         "AURAL_MAX_ACTIVE_TASKS": "1000",
     }
     if kind.startswith("embedded"):
-        if kind == "embedded-2-workers":  # the same parallelism as two single-thread workers
-            env.update(AURAL_WORKERS="2", AURAL_WORKERS_PER_MODEL="2")
+        # One task at a time (as one Celery worker process), or two (the default on 2 cores).
+        tasks = "2" if kind == "embedded-2-workers" else "1"
+        env.update(AURAL_WORKERS=tasks, AURAL_WORKERS_PER_MODEL=tasks)
         node = Deployment(root, env)
         try:
             node.api()

@@ -69,11 +69,16 @@ class Settings(BaseSettings):
         default=None,
         description="SQLAlchemy URL of the task store; unset is SQLite in the data directory.",
     )
-    workers: int = Field(
-        default=1, ge=0, description="Transcriptions run at once by this process (0: API only)."
+    workers: int | None = Field(
+        default=None,
+        ge=0,
+        description="Transcriptions run at once by this process (0: API only); unset: one per "
+        "model worker (per core).",
     )
-    workers_per_model: int = Field(
-        default=1, ge=1, description="Transcriptions of one model run at once by this process."
+    workers_per_model: int | None = Field(
+        default=None,
+        ge=1,
+        description="Transcriptions of one model run at once by this process; unset: workers.",
     )
     max_upload_bytes: int = Field(
         default=500 * 1024 * 1024, gt=0, description="Largest accepted media upload."
@@ -183,6 +188,19 @@ class Settings(BaseSettings):
     def resolved_store_url(self) -> str:
         """The task store URL (SQLite file ``aural.db`` in the data directory by default)."""
         return self.store_url or f"sqlite:///{(self.data_dir / 'aural.db').resolve()}"
+
+    @property
+    def resolved_workers(self) -> int:
+        """Transcriptions at once: as many as the model has workers, unless set.
+
+        With one thread per model worker, two tasks at once on 2 cores do 1.6x the work of one
+        at the same latency per request (``benchmarks/results/*-scaleout.md``).
+        """
+        return self.resolved_model_workers if self.workers is None else self.workers
+
+    @property
+    def resolved_workers_per_model(self) -> int:
+        return self.workers_per_model or max(1, self.resolved_workers)
 
     @property
     def resolved_media_dir(self) -> Path:

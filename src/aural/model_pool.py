@@ -91,7 +91,7 @@ class ModelPool:
         if device == "cpu":
             kwargs["cpu_threads"] = settings.resolved_cpu_threads
             parallelism = settings.resolved_model_workers
-        kwargs["num_workers"] = max(parallelism, settings.workers_per_model)
+        kwargs["num_workers"] = max(parallelism, settings.resolved_workers_per_model)
         whisper = WhisperModel(path, **kwargs)
         return LoadedModel(name, path, whisper, device, compute_type, parallelism)
 

@@ -42,7 +42,7 @@ def test_eight_simultaneous_requests_share_one_model_and_one_worker(
     services = server.services
     assert [m.name for m in services.pool.loaded()] == ["tiny.en"]
     assert services.runner is not None
-    assert services.runner.max_concurrency == services.settings.workers == 1
+    assert services.runner.max_concurrency == services.settings.resolved_workers
     assert services.store.count_by_state()["done"] == 8
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from aural.config import Settings
+from aural.config import Settings, usable_cores
 from aural.jobs.records import options_to_record, transcript_from_record
 from aural.jobs.runner import Runner
 from aural.jobs.storage import MediaStorage
@@ -100,5 +100,9 @@ def test_a_task_deleted_while_running_drops_its_result(
     assert store.get(task.id) is None and not any(storage.media_dir.iterdir())
 
 
-def test_settings_default_to_one_worker() -> None:
-    assert Settings().workers == 1 and Settings().workers_per_model == 1
+def test_settings_default_to_one_transcription_per_model_worker() -> None:
+    settings = Settings()
+    assert settings.resolved_cpu_threads == 1
+    assert settings.resolved_workers == settings.resolved_model_workers == usable_cores()
+    assert settings.resolved_workers_per_model == settings.resolved_workers
+    assert Settings(workers=0).resolved_workers == 0, "an API-only node"

@@ -59,7 +59,7 @@ class Services:
 
     def default_model_ready(self) -> bool:
         """Whether this process can transcribe (an API-only node needs no model)."""
-        if self.runner is None or self.settings.workers == 0:
+        if self.runner is None or self.settings.resolved_workers == 0:
             return True
         return any(m.name == self.settings.model for m in self.pool.loaded())
 
@@ -135,8 +135,8 @@ def build_services(settings: Settings, pool: ModelPool | None = None) -> Service
             store,
             storage,
             runner,
-            workers=settings.workers,
-            workers_per_model=settings.workers_per_model,
+            workers=settings.resolved_workers,
+            workers_per_model=settings.resolved_workers_per_model,
             timings=timings,
         )
     services = Services(
