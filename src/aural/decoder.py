@@ -51,10 +51,16 @@ def fits_one_window(speech_samples: int, window_s: float = WINDOW_S) -> bool:
     return speech_samples / SAMPLE_RATE <= min(WINDOW_S, window_s) - _TAIL_S
 
 
-def encode_window(whisper: WhisperModel, speech: Samples) -> EncodedWindow:
-    """Encode ``speech`` (at most one window) padded only to the context it needs."""
+def encode_window(
+    whisper: WhisperModel, speech: Samples, min_context_s: float = MIN_CONTEXT_S
+) -> EncodedWindow:
+    """Encode ``speech`` (at most one window) padded only to the context it needs.
+
+    ``min_context_s`` is the floor below which decoding starts to drop words; language
+    detection alone may ask for less.
+    """
     seconds = speech.shape[0] / SAMPLE_RATE
-    context_s = min(WINDOW_S, max(MIN_CONTEXT_S, float(np.ceil(seconds + _TAIL_S))))
+    context_s = min(WINDOW_S, max(min_context_s, float(np.ceil(seconds + _TAIL_S))))
     frames = int(context_s * _FRAMES_PER_S)
     padded = np.zeros(frames * whisper.feature_extractor.hop_length, dtype=np.float32)
     padded[: speech.shape[0]] = speech

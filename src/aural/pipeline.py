@@ -43,6 +43,10 @@ from aural.types import ChannelInfo, Segment, Transcript, TranscriptionOptions, 
 DecodePath = Literal["window", "batched", "sequential"]
 """One trimmed encoder pass; batched chunks; Whisper's own sequential loop (batch_size 0)."""
 
+# Encoder context (s) of a language detection that does not also decode: language ID holds on
+# shorter padding than decoding does (see benchmarks/results/2026-11-21-levers.md).
+DETECTION_CONTEXT_S = 5.0
+
 _T = TypeVar("_T")
 _R = TypeVar("_R")
 
@@ -154,9 +158,8 @@ class Transcriber:
     def _rank(self, speech: Samples) -> Ranking:
         """Whisper's language probabilities for (the first window of) ``speech``."""
         head = speech[: int((WINDOW_S - 1) * SAMPLE_RATE)]
-        return rank_languages(
-            self.model.whisper, encode_window(self.model.whisper, head).encoder_output
-        )
+        window = encode_window(self.model.whisper, head, DETECTION_CONTEXT_S)
+        return rank_languages(self.model.whisper, window.encoder_output)
 
     def _decode_run(
         self,
