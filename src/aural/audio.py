@@ -7,6 +7,7 @@ audio track of video files. Problems with the input become the typed errors of
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,13 +22,16 @@ from aural.errors import (
     ChannelOutOfRangeError,
     EmptyMediaError,
     InvalidMediaError,
+    MediaOverMemoryBudgetError,
     MediaTooLongError,
     NoAudioStreamError,
     TruncatedMediaError,
 )
-from aural.types import ChannelMode
+from aural.types import MAX_CHANNELS, ChannelMode
 
 SAMPLE_RATE = 16_000
+BYTES_PER_SAMPLE = 4  # float32
+MAX_MEDIA_CHANNELS = MAX_CHANNELS
 # A decoded stream may end slightly before its header's estimate (encoder padding, VBR
 # estimates); more than this much shorter means the file was cut.
 _TRUNCATION_TOLERANCE_S = 1.0
@@ -93,11 +97,14 @@ def decode_audio(
     source: MediaSource,
     max_duration_s: float | None = None,
     on_progress: Callable[[float], None] | None = None,
+    memory_budget_bytes: int | None = None,
 ) -> Audio:
     """Decode the first audio stream of ``source`` to 16 kHz float32, keeping every channel.
 
-    Media announcing more than ``max_duration_s`` is refused from its header before anything
-    is decoded; media without a usable header is stopped as soon as it passes the limit.
+    Media announcing more than ``max_duration_s``, more than :data:`MAX_MEDIA_CHANNELS`
+    channels, or decoded samples over ``memory_budget_bytes`` is refused from its header
+    before anything is decoded; media without a usable header is stopped as soon as it passes
+    a limit.
     """
     name = _describe(source)
     if isinstance(source, str | os.PathLike):
@@ -123,7 +130,19 @@ def decode_audio(
                 duration_s=declared,
                 max_duration_s=max_duration_s,
             )
-        samples = _decode_stream(container, stream, name, max_duration_s, on_progress)
+        channels = int(stream.channels or 0)
+        if channels > MAX_MEDIA_CHANNELS:
+            raise InvalidMediaError(
+                f"{name}: the media has {channels} channels; at most {MAX_MEDIA_CHANNELS} "
+                "are transcribed",
+                channels=channels,
+                max_channels=MAX_MEDIA_CHANNELS,
+            )
+        if memory_budget_bytes is not None and declared is not None and channels:
+            check_memory_budget(name, declared, channels, memory_budget_bytes)
+        samples = _decode_stream(
+            container, stream, name, max_duration_s, on_progress, memory_budget_bytes
+        )
     if samples.shape[1] == 0:
         raise EmptyMediaError(f"{name}: the media holds no audio samples")
     decoded = samples.shape[1] / SAMPLE_RATE
@@ -144,10 +163,12 @@ def _decode_stream(
     name: str,
     max_duration_s: float | None,
     on_progress: Callable[[float], None] | None,
+    memory_budget_bytes: int | None = None,
 ) -> Samples:
-    # Planar float output gives [channels, frames] per frame with no interleaving to undo.
-    resampler = av.AudioResampler(format="fltp", rate=SAMPLE_RATE)
-    chunks: list[Samples] = []
+    # Packed (interleaved) float output, reshaped here: PyAV's to_ndarray() on planar fltp
+    # frames of 8 or more channels reads past its plane pointers (a segfault, not an error).
+    resampler = av.AudioResampler(format="flt", rate=SAMPLE_RATE)
+    chunks: list[Samples] = []  # [frames, channels] each
     frames = 0
     limit = None if max_duration_s is None else int(max_duration_s * SAMPLE_RATE)
     try:
@@ -162,20 +183,26 @@ def _decode_stream(
                 )
             for frame in packet.decode():
                 for out in resampler.resample(frame):
-                    chunk: Samples = out.to_ndarray().astype(np.float32, copy=False)
-                    if chunks and chunk.shape[0] != chunks[0].shape[0]:
+                    chunk = _interleaved(out)
+                    if chunks and chunk.shape[1] != chunks[0].shape[1]:
                         continue  # a mid-stream layout change; keep the first layout
                     chunks.append(chunk)
-                    frames += chunk.shape[1]
+                    frames += chunk.shape[0]
             if limit is not None and frames > limit:
                 raise MediaTooLongError(
                     f"{name}: the media is over the {max_duration_s:.0f} s limit",
                     max_duration_s=max_duration_s,
                 )
+            if memory_budget_bytes is not None and chunks:
+                check_memory_budget(
+                    name, frames / SAMPLE_RATE, chunks[0].shape[1], memory_budget_bytes
+                )
             if on_progress is not None and frames:
                 on_progress(frames / SAMPLE_RATE)
         for out in resampler.resample(None):
-            chunks.append(out.to_ndarray().astype(np.float32, copy=False))
+            chunk = _interleaved(out)
+            if not chunks or chunk.shape[1] == chunks[0].shape[1]:
+                chunks.append(chunk)
     except av.error.FFmpegError as exc:
         if frames == 0:
             raise InvalidMediaError(f"{name}: the audio stream cannot be decoded") from exc
@@ -185,7 +212,40 @@ def _decode_stream(
         ) from exc
     if not chunks:
         return np.zeros((stream.channels or 1, 0), dtype=np.float32)
-    return np.ascontiguousarray(np.concatenate(chunks, axis=1), dtype=np.float32)
+    # One copy into [channels, frames]: each channel's samples contiguous, as the engine reads.
+    return np.ascontiguousarray(np.concatenate(chunks, axis=0).T, dtype=np.float32)
+
+
+def _interleaved(frame: av.AudioFrame) -> Samples:
+    """A packed float frame as ``[frames, channels]`` (a view of PyAV's one plane)."""
+    channels = len(frame.layout.channels)
+    data: Samples = frame.to_ndarray().astype(np.float32, copy=False)
+    return data.reshape(-1, channels)
+
+
+def decoded_bytes(duration_s: float, channels: int) -> int:
+    """Memory the decoded samples of ``duration_s`` seconds of ``channels`` channels take."""
+    return int(math.ceil(duration_s * SAMPLE_RATE)) * max(channels, 1) * BYTES_PER_SAMPLE
+
+
+def check_memory_budget(name: str, duration_s: float, channels: int, budget_bytes: int) -> None:
+    """Refuse media whose decoded samples (duration x channels) would pass the memory budget.
+
+    Until the engine streams, a request holds every decoded channel in memory (and the
+    pipeline's working copies beside it, which the budget leaves room for): a small file
+    declaring hours of many channels must not be allowed to exhaust the machine.
+    """
+    needed = decoded_bytes(duration_s, channels)
+    if needed > budget_bytes:
+        raise MediaOverMemoryBudgetError(
+            f"{name}: {duration_s:.0f} s of {channels}-channel audio needs "
+            f"{needed / 1e6:.0f} MB decoded, over the {budget_bytes / 1e6:.0f} MB memory budget "
+            f"per request (AURAL_MEDIA_MEMORY_BUDGET_MB); send a shorter file or fewer channels",
+            duration_s=round(duration_s, 3),
+            channels=channels,
+            needed_bytes=needed,
+            budget_bytes=budget_bytes,
+        )
 
 
 def select_channels(

@@ -58,6 +58,12 @@ class Settings(BaseSettings):
     max_duration_s: float = Field(
         default=4 * 3600.0, gt=0, description="Longer media is refused from its header."
     )
+    media_memory_budget_mb: float = Field(
+        default=1024.0,
+        gt=0,
+        description="Per request: media whose decoded samples (duration x channels x 64 kB/s) "
+        "would pass this many MB is refused from its header.",
+    )
     licensed_languages: Annotated[frozenset[str] | None, NoDecode] = Field(
         default=None, description="Comma-separated ISO 639-1 codes; unset allows all."
     )
@@ -166,6 +172,10 @@ class Settings(BaseSettings):
     auto_migrate: bool = Field(
         default=True, description="Bring the task store's schema up to date on start."
     )
+
+    @property
+    def media_memory_budget_bytes(self) -> int:
+        return int(self.media_memory_budget_mb * 1_000_000)
 
     @field_validator("licensed_languages", mode="before")
     @classmethod

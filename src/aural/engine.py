@@ -34,6 +34,10 @@ def transcribe_media(
     audio = (
         source
         if isinstance(source, Audio)
-        else decode_audio(source, max_duration_s=pool.settings.max_duration_s)
+        else decode_audio(
+            source,
+            max_duration_s=pool.settings.max_duration_s,
+            memory_budget_bytes=pool.settings.media_memory_budget_bytes,
+        )
     )
     return Transcriber(loaded).transcribe(audio, options, on_progress)

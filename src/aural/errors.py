@@ -54,6 +54,12 @@ class MediaTooLongError(InvalidMediaError):
     code = "media.too-long"
 
 
+class MediaOverMemoryBudgetError(InvalidMediaError):
+    """The decoded media (duration x channels) would pass the per-request memory budget."""
+
+    code = "media.over-memory-budget"
+
+
 class InvalidOptionError(AuralError):
     """An option has a value outside what the engine accepts."""
 

@@ -54,16 +54,21 @@ ProgressCallback = Callable[[float, float], None]
 """Called with (seconds of audio done, seconds in all) as decoding advances."""
 
 
-def validate_options(options: TranscriptionOptions) -> None:
-    """Reject out-of-range decoding options with a message naming the option."""
-    if not 1 <= options.chunk_length_s <= 30:
-        raise InvalidOptionError("chunk_length_s must be between 1 and 30", option="chunk_length_s")
-    if options.beam_size < 1:
-        raise InvalidOptionError("beam_size must be at least 1", option="beam_size")
-    if not options.temperature or any(not 0.0 <= t <= 1.0 for t in options.temperature):
-        raise InvalidOptionError("temperature must be between 0 and 1", option="temperature")
-    if options.patience <= 0:
-        raise InvalidOptionError("patience must be positive", option="patience")
+def check_vocabulary(options: TranscriptionOptions, model: LoadedModel) -> None:
+    """Refuse ``suppress_tokens`` past the loaded model's vocabulary before CTranslate2 sees them.
+
+    The options' own bound is the largest Whisper vocabulary; an id past this model's smaller
+    one would be read out of bounds by CTranslate2 (memory corruption, not an error).
+    """
+    size = int(model.whisper.hf_tokenizer.get_vocab_size(with_added_tokens=True))
+    bad = [token for token in options.suppress_tokens if token >= size]
+    if bad:
+        raise InvalidOptionError(
+            f"suppress_tokens: {bad[0]} is past the vocabulary of model {model.name!r} "
+            f"(ids 0 to {size - 1}, or -1)",
+            option="suppress_tokens",
+            vocabulary_size=size,
+        )
 
 
 class Transcriber:
@@ -78,7 +83,7 @@ class Transcriber:
         options: TranscriptionOptions,
         on_progress: ProgressCallback | None = None,
     ) -> Transcript:
-        validate_options(options)
+        check_vocabulary(options, self.model)
         requested = self._requested_language(options)
         channels = select_channels(audio, options.channels, options.channel_mode)
         progress = _Progress(sum(c.duration for c in channels), on_progress)

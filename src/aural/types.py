@@ -6,6 +6,7 @@ formatted by any writer without anyone changing it underneath.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
@@ -30,6 +31,27 @@ class ChannelMode(StrEnum):
 
 DEFAULT_TEMPERATURES: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 
+# Bounds of every client-controlled option (docs/api.md lists them). They keep one request's
+# cost bounded and keep values that crash or stall the engine (a 1e308 patience, a token id
+# past the vocabulary, a million-step temperature ladder) from ever being built.
+MAX_TEMPERATURES = 21
+"""Fallback temperatures of one request: Whisper's ladder in steps of 0.05 from 0."""
+MAX_BEAM_SIZE = 16
+MIN_PATIENCE = 0.1
+MAX_PATIENCE = 5.0
+MAX_COMPRESSION_RATIO_THRESHOLD = 100.0
+MIN_LOG_PROB_THRESHOLD = -100.0
+MAX_CHUNK_LENGTH_S = 30
+MAX_BATCH_SIZE = 64
+MAX_CHANNELS = 64
+"""Most channels a request may select (and most channel lanes a file may have)."""
+MAX_SUPPRESS_TOKENS = 1024
+VOCABULARY_BOUND = 51866
+"""The largest Whisper vocabulary (large-v3); the loaded model's own size is checked later."""
+MAX_PROMPT_CHARS = 4000
+MAX_LANGUAGE_CHARS = 64
+MAX_LICENSED_LANGUAGES = 500
+
 
 @dataclass(frozen=True)
 class TranscriptionOptions:
@@ -38,6 +60,10 @@ class TranscriptionOptions:
     ``language`` is ``None`` for detection; any RFC 5646 tag or ISO 639-1 code is accepted and
     normalised by :mod:`aural.languages`. ``licensed_languages`` of ``None`` means every language
     the model knows. The decoding knobs mirror Whisper's own and keep its defaults.
+
+    Every value is checked against its bounds when the options are built (by :meth:`create`,
+    the constructor or :func:`dataclasses.replace`), so no face and no stored record can hand
+    the engine a value outside them.
     """
 
     task: Task = Task.TRANSCRIBE
@@ -60,6 +86,9 @@ class TranscriptionOptions:
     vad: bool = True
     batch_size: int = 8
 
+    def __post_init__(self) -> None:
+        _check(self)
+
     @classmethod
     def create(cls, **values: Any) -> TranscriptionOptions:
         """Options from loose Python values (strings for enums, lists, a single temperature).
@@ -77,14 +106,60 @@ class TranscriptionOptions:
         return cls(**coerced)
 
 
+def _invalid(name: str, message: str) -> InvalidOptionError:
+    return InvalidOptionError(f"{name} {message}", option=name)
+
+
 def _enum(kind: type[StrEnum], name: str, value: object) -> StrEnum:
     try:
         return kind(str(value).lower())
     except ValueError:
         allowed = ", ".join(member.value for member in kind)
         raise InvalidOptionError(
-            f"{name} must be one of {allowed}, not {value!r}", option=name
+            f"{name} must be one of {allowed}, not {str(value)[:40]!r}", option=name
         ) from None
+
+
+def _items(name: str, value: object, most: int) -> list[Any]:
+    """A bounded list from one value or an iterable (its length checked before its items)."""
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        return [value]
+    items: list[Any] = []
+    for item in value:
+        items.append(item)
+        if len(items) > most:
+            raise _invalid(name, f"may hold at most {most} values")
+    return items
+
+
+def _integer(name: str, value: object) -> int:
+    if isinstance(value, bool):
+        raise _invalid(name, f"must be an integer, not {value!r}")
+    if isinstance(value, int):
+        return value
+    try:
+        number = float(str(value)) if isinstance(value, str) else float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        raise _invalid(name, f"must be an integer, not {str(value)[:40]!r}") from None
+    if not math.isfinite(number) or not number.is_integer():
+        raise _invalid(name, f"must be an integer, not {str(value)[:40]!r}")
+    return int(number)
+
+
+def _number(name: str, value: object) -> float:
+    if isinstance(value, bool):
+        raise _invalid(name, f"must be a number, not {value!r}")
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        raise _invalid(name, f"must be a number, not {str(value)[:40]!r}") from None
+    if not math.isfinite(number):
+        raise _invalid(name, f"must be a finite number, not {str(value)[:40]!r}")
+    return number
+
+
+_INTEGERS = {"beam_size", "chunk_length_s", "batch_size"}
+_NUMBERS = {"patience", "compression_ratio_threshold", "log_prob_threshold", "no_speech_threshold"}
 
 
 def _coerce(name: str, value: Any) -> Any:
@@ -93,15 +168,80 @@ def _coerce(name: str, value: Any) -> Any:
     if name == "channel_mode":
         return _enum(ChannelMode, name, value)
     if name == "temperature":
-        items = value if isinstance(value, Iterable) and not isinstance(value, str) else [value]
-        return tuple(float(item) for item in items)
+        return tuple(_number(name, item) for item in _items(name, value, MAX_TEMPERATURES))
     if name == "channels":
-        return tuple(int(item) for item in value) or None
+        return tuple(_integer(name, item) for item in _items(name, value, MAX_CHANNELS)) or None
     if name == "suppress_tokens":
-        return tuple(int(item) for item in value)
+        return tuple(_integer(name, item) for item in _items(name, value, MAX_SUPPRESS_TOKENS))
     if name == "licensed_languages":
-        return frozenset(value)
+        return frozenset(str(item) for item in _items(name, value, MAX_LICENSED_LANGUAGES))
+    if name in _INTEGERS:
+        return _integer(name, value)
+    if name in _NUMBERS:
+        return _number(name, value)
     return value
+
+
+def _in_range(name: str, value: object, low: float, high: float, integer: bool = False) -> None:
+    ok = (
+        isinstance(value, int) if integer else isinstance(value, int | float)
+    ) and not isinstance(value, bool)
+    if not ok or not (math.isfinite(value) and low <= value <= high):  # type: ignore[arg-type]
+        kind = "an integer" if integer else "a number"
+        raise _invalid(name, f"must be {kind} from {low:g} to {high:g}, not {str(value)[:40]}")
+
+
+def _check(options: TranscriptionOptions) -> None:
+    """Every bound of :class:`TranscriptionOptions`; the message names the option."""
+    if not isinstance(options.task, Task):
+        raise _invalid("task", "must be transcribe or translate")
+    if not isinstance(options.channel_mode, ChannelMode):
+        raise _invalid("channel_mode", "must be split or mix")
+    for name in ("language_switching", "word_timestamps", "condition_on_previous_text", "vad"):
+        if not isinstance(getattr(options, name), bool):
+            raise _invalid(name, "must be true or false")
+    for name, most in (("language", MAX_LANGUAGE_CHARS), ("initial_prompt", MAX_PROMPT_CHARS)):
+        text = getattr(options, name)
+        if text is not None and (not isinstance(text, str) or len(text) > most):
+            raise _invalid(name, f"must be text of at most {most} characters")
+    temperatures = options.temperature
+    if not isinstance(temperatures, tuple) or not 1 <= len(temperatures) <= MAX_TEMPERATURES:
+        raise _invalid("temperature", f"must hold 1 to {MAX_TEMPERATURES} values")
+    for value in temperatures:
+        _in_range("temperature", value, 0.0, 1.0)
+    _in_range("beam_size", options.beam_size, 1, MAX_BEAM_SIZE, integer=True)
+    _in_range("patience", options.patience, MIN_PATIENCE, MAX_PATIENCE)
+    if options.beam_size * options.patience < 1:
+        # Beam search stops after beam_size x patience finished hypotheses: at least one.
+        raise _invalid("patience", "times beam_size must be at least 1")
+    if options.compression_ratio_threshold is not None:
+        _in_range(
+            "compression_ratio_threshold",
+            options.compression_ratio_threshold,
+            0.0,
+            MAX_COMPRESSION_RATIO_THRESHOLD,
+        )
+    if options.log_prob_threshold is not None:
+        _in_range("log_prob_threshold", options.log_prob_threshold, MIN_LOG_PROB_THRESHOLD, 0.0)
+    if options.no_speech_threshold is not None:
+        _in_range("no_speech_threshold", options.no_speech_threshold, 0.0, 1.0)
+    _in_range("chunk_length_s", options.chunk_length_s, 1, MAX_CHUNK_LENGTH_S, integer=True)
+    _in_range("batch_size", options.batch_size, 0, MAX_BATCH_SIZE, integer=True)
+    _check_ids("suppress_tokens", options.suppress_tokens, MAX_SUPPRESS_TOKENS, -1, VOCABULARY_BOUND)
+    if options.channels is not None:
+        _check_ids("channels", options.channels, MAX_CHANNELS, 0, MAX_CHANNELS)
+    licensed = options.licensed_languages
+    if licensed is not None and len(licensed) > MAX_LICENSED_LANGUAGES:
+        raise _invalid("licensed_languages", f"may hold at most {MAX_LICENSED_LANGUAGES} values")
+
+
+def _check_ids(name: str, ids: object, most: int, low: int, end: int) -> None:
+    """A tuple of at most ``most`` integers in ``[low, end)``."""
+    if not isinstance(ids, tuple) or len(ids) > most:
+        raise _invalid(name, f"may hold at most {most} values")
+    for item in ids:
+        if isinstance(item, bool) or not isinstance(item, int) or not low <= item < end:
+            raise _invalid(name, f"values must be integers from {low} to {end - 1}, not {item}")
 
 
 @dataclass(frozen=True)

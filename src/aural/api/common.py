@@ -6,6 +6,7 @@ A face only maps its wire fields onto :class:`TranscriptionOptions` (built here,
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -28,8 +29,7 @@ from aural.jobs.records import options_to_record, transcript_from_record
 from aural.jobs.store import NewTask, TaskRecord, TaskState, new_task_id
 from aural.jobs.waiting import wait_for_task
 from aural.languages import ensure_licensed, normalise_language_set, parse_language_option
-from aural.pipeline import validate_options
-from aural.types import Transcript, TranscriptionOptions
+from aural.types import MAX_TEMPERATURES, Transcript, TranscriptionOptions
 
 LocationOf = Callable[[str | None], Location]
 
@@ -52,7 +52,6 @@ def build_options(
             **values,
             licensed_languages=licensed_for(principal, services.settings.licensed_languages),
         )
-        validate_options(options)
         language = parse_language_option(options.language)
         if language is not None:
             ensure_licensed(language, normalise_language_set(options.licensed_languages))
@@ -67,16 +66,39 @@ def build_options(
     return options
 
 
+async def build_options_off_loop(
+    principal: Principal,
+    services: Services,
+    location_of: LocationOf,
+    **values: Any,
+) -> TranscriptionOptions:
+    """:func:`build_options` on a worker thread: parsing languages and checking bounds is
+    CPU work that a hostile request could make slow, and it must never stall the event loop."""
+    return await to_thread.run_sync(
+        lambda: build_options(principal, services, location_of, **values)
+    )
+
+
 def temperature_ladder(start: float, increment: float | None = 0.2) -> tuple[float, ...]:
-    """Whisper's fallback temperatures: ``start``, then up by ``increment`` to 1.0."""
-    if not increment or increment <= 0:
+    """Whisper's fallback temperatures: ``start``, then up by ``increment`` to 1.0.
+
+    The number of steps is worked out (and bounded) before the ladder is built, so a tiny
+    increment is refused at once instead of building millions of steps.
+    """
+    if not (math.isfinite(start) and 0.0 <= start <= 1.0):
+        return (start,)  # out of range: TranscriptionOptions refuses it with its message
+    if increment is None or not math.isfinite(increment) or increment <= 0:
         return (start,)
-    ladder = []
-    value = start
-    while value <= 1.0 + 1e-6:
-        ladder.append(round(value, 4))
-        value += increment
-    return tuple(ladder) or (start,)
+    steps = math.floor((1.0 - start) / increment + 1e-6) + 1
+    if steps > MAX_TEMPERATURES:
+        raise InvalidOptionError(
+            f"temperature_increment_on_fallback {increment:g} from {start:g} gives more than "
+            f"{MAX_TEMPERATURES} fallback temperatures (the most allowed); use at least "
+            f"{(1.0 - start) / (MAX_TEMPERATURES - 1):.4g}",
+            option="temperature_increment_on_fallback",
+            max_temperatures=MAX_TEMPERATURES,
+        )
+    return tuple(round(start + step * increment, 4) for step in range(steps))
 
 
 def resolve_model(services: Services, name: str, location: Location) -> str:
@@ -147,7 +169,7 @@ async def enqueue(
         except CapacityExceededError as exc:
             raise HTTPError.of(exc, ["license"]) from exc
     except BaseException:
-        form.upload.abort()
+        form.upload.abort()  # also on cancellation, so not awaited: one unlink
         raise
     form.upload.release()
     await to_thread.run_sync(services.executor.submit, record.id)

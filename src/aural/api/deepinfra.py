@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from aural.api.common import (
     admit,
-    build_options,
+    build_options_off_loop,
     enqueue,
     error_location,
     forget_result,
@@ -32,7 +32,7 @@ from aural.api.openapi import ERROR_RESPONSES, multipart_body
 from aural.errors import InvalidOptionError
 from aural.jobs.records import transcript_from_record
 from aural.jobs.store import TaskRecord, TaskState
-from aural.types import Task, Transcript
+from aural.types import MAX_SUPPRESS_TOKENS, Task, Transcript
 
 FACE = "deepinfra"
 FILE_FIELD = "audio"
@@ -67,11 +67,15 @@ _FIELDS = list(DeepInfraForm.model_fields)
 
 
 def _suppress_tokens(value: str) -> tuple[int, ...]:
+    parts = value.replace(" ", "").split(",", MAX_SUPPRESS_TOKENS)
+    if len(parts) > MAX_SUPPRESS_TOKENS:
+        error = InvalidOptionError(f"suppress_tokens may hold at most {MAX_SUPPRESS_TOKENS} ids")
+        raise HTTPError.of(error, ["body", "suppress_tokens"])
     try:
-        return tuple(int(part) for part in value.replace(" ", "").split(",") if part)
+        return tuple(int(part) for part in parts if part)
     except ValueError:
         error = InvalidOptionError(
-            f"suppress_tokens must be comma-separated token ids like -1, not {value!r}"
+            f"suppress_tokens must be comma-separated token ids like -1, not {value[:40]!r}"
         )
         raise HTTPError.of(error, ["body", "suppress_tokens"]) from None
 
@@ -196,7 +200,13 @@ async def inference(
             location = ["body", *(p for p in first["loc"] if isinstance(p, str | int))]
             error = InvalidOptionError(f"{'.'.join(map(str, location[1:]))}: {first['msg']}")
             raise HTTPError.of(error, location) from exc
-        options = build_options(
+        try:
+            ladder = temperature_ladder(
+                fields.temperature, fields.temperature_increment_on_fallback
+            )
+        except InvalidOptionError as exc:
+            raise HTTPError.of(exc, ["body", "temperature_increment_on_fallback"]) from exc
+        options = await build_options_off_loop(
             principal,
             services,
             lambda name: ["body", name] if name else ["body"],
@@ -205,9 +215,7 @@ async def inference(
             channel_mode="mix",  # like DeepInfra (and Whisper): one transcript of the mix
             word_timestamps=True,
             initial_prompt=fields.initial_prompt,
-            temperature=temperature_ladder(
-                fields.temperature, fields.temperature_increment_on_fallback
-            ),
+            temperature=ladder,
             patience=fields.patience,
             suppress_tokens=_suppress_tokens(fields.suppress_tokens),
             condition_on_previous_text=fields.condition_on_previous_text,

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from aural.api.auth import Principal
 from aural.api.common import (
     admit,
-    build_options,
+    build_options_off_loop,
     enqueue,
     forget_result,
     receive,
@@ -102,7 +102,7 @@ async def _handle(
             temperature = float(raw_temperature) if raw_temperature is not None else 0.0
         except ValueError:
             raise _invalid("temperature must be a number", "temperature") from None
-        options = build_options(
+        options = await build_options_off_loop(
             principal,
             services,
             lambda name: ["body", name] if name else ["body"],

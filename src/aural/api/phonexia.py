@@ -17,7 +17,13 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from aural.api.auth import Principal
-from aural.api.common import admit, build_options, enqueue, error_location, receive
+from aural.api.common import (
+    admit,
+    build_options_off_loop,
+    enqueue,
+    error_location,
+    receive,
+)
 from aural.api.deps import PrincipalDep, ServicesDep, SubmitterDep
 from aural.api.errors import HTTPError, Location, RequestInvalidError
 from aural.api.openapi import ERROR_RESPONSES, multipart_body
@@ -26,7 +32,7 @@ from aural.errors import InvalidOptionError
 from aural.jobs.errors import TaskNotFoundError
 from aural.jobs.records import transcript_from_record
 from aural.jobs.store import TaskRecord, TaskState
-from aural.types import ChannelMode
+from aural.types import MAX_CHANNELS, ChannelMode
 
 FACE = "phonexia"
 PATH = "/api/technology/speech-to-text-whisper-enhanced"
@@ -47,24 +53,62 @@ class PhonexiaConfig(BaseModel):
     webhook: str | None = None
 
 
+# The config part is a flat object of a few keys: anything much larger or deeper is not one,
+# and a deeply nested document would exhaust the JSON parser's recursion.
+MAX_CONFIG_BYTES = 16 * 1024
+MAX_CONFIG_DEPTH = 4
+
+
+def _json_depth(text: str) -> int:
+    """The deepest nesting of arrays and objects in ``text`` (strings skipped), in one pass."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
 def _parse_config(raw: str | None) -> PhonexiaConfig:
+    """The ``config`` part, bounded in size and depth before it is parsed (off the loop)."""
     if raw is None:
         return PhonexiaConfig()
+    location = ["body", "config"]
+    if len(raw.encode("utf-8", "replace")) > MAX_CONFIG_BYTES:
+        raise HTTPError.of(
+            InvalidOptionError(f"config is larger than {MAX_CONFIG_BYTES} bytes"), location
+        )
+    if _json_depth(raw) > MAX_CONFIG_DEPTH:
+        raise HTTPError.of(
+            InvalidOptionError(f"config is nested deeper than {MAX_CONFIG_DEPTH} levels"), location
+        )
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise HTTPError.of(
-            RequestInvalidError(f"config is not valid JSON: {exc.msg}"), ["body", "config"]
+            RequestInvalidError(f"config is not valid JSON: {exc.msg}"), location
         ) from exc
     if not isinstance(data, dict):
-        raise HTTPError.of(RequestInvalidError("config must be a JSON object"), ["body", "config"])
+        raise HTTPError.of(RequestInvalidError("config must be a JSON object"), location)
     try:
         return PhonexiaConfig.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         field = [p for p in first["loc"] if isinstance(p, str | int)]
         error = InvalidOptionError(f"config {'.'.join(map(str, field))}: {first['msg']}")
-        raise HTTPError.of(error, ["body", "config", *field]) from exc
+        raise HTTPError.of(error, [*location, *field]) from exc
 
 
 def _channels(value: str | list[int] | None, location: Location) -> tuple[int, ...] | None:
@@ -73,13 +117,17 @@ def _channels(value: str | list[int] | None, location: Location) -> tuple[int, .
     if isinstance(value, list):
         items = value
     else:
+        parts = value.split(",", MAX_CHANNELS)
         try:
-            items = [int(part) for part in value.split(",")]
+            items = [int(part) for part in parts[:MAX_CHANNELS]]
         except ValueError:
             error = InvalidOptionError(
-                f"channels must be comma-separated 0-based indices like 0,2, not {value!r}"
+                f"channels must be comma-separated 0-based indices like 0,2, not {value[:40]!r}"
             )
             raise HTTPError.of(error, location) from None
+        if len(parts) > MAX_CHANNELS:
+            error = InvalidOptionError(f"channels may hold at most {MAX_CHANNELS} values")
+            raise HTTPError.of(error, location)
     if any(item < 0 for item in items):
         raise HTTPError.of(InvalidOptionError("channel indices start at 0"), location)
     return tuple(items)
@@ -184,7 +232,7 @@ async def start_task(
     await admit(services)
     task_id, form = await receive(request, services, FILE_FIELD)
     with form.upload.removed_on_error():
-        config = _parse_config(form.value("config"))
+        config = await to_thread.run_sync(_parse_config, form.value("config"))
 
         def where(name: str | None, query_value: object) -> Location:
             if query_value is None and name and getattr(config, name, None) is not None:
@@ -199,7 +247,7 @@ async def start_task(
             "webhook": webhook,
         }
         merged = {k: v if v is not None else getattr(config, k) for k, v in given.items()}
-        options = build_options(
+        options = await build_options_off_loop(
             principal,
             services,
             lambda name: where(name, given.get(name or "")),
@@ -242,6 +290,6 @@ async def delete_task(task_id: str, services: ServicesDep, principal: PrincipalD
     record = await to_thread.run_sync(_task_of, services, principal, task_id)
     removed = await to_thread.run_sync(services.store.delete, record.id)
     if removed is not None:
-        services.storage.remove(removed.media_path)
+        await to_thread.run_sync(services.storage.remove, removed.media_path)
         services.events.publish(record.id)
     return Response(status_code=204)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from anyio import to_thread
 from python_multipart.exceptions import MultipartParseError
-from python_multipart.multipart import MultipartParser, parse_options_header
+from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 
 from aural.api.errors import HTTPError, Location, RequestInvalidError
@@ -177,6 +177,10 @@ async def read_form(
             if buffer:
                 await to_thread.run_sync(parser.write, bytes(buffer))
             parser.finalize()
+            if parser.state != MultipartState.END and reader.limit_error is None:
+                # python-multipart accepts a body that just stops; a part cut off before its
+                # closing boundary is an incomplete upload, not a file to transcribe.
+                raise MultipartParseError("the body ends before the closing boundary")
     except MultipartParseError as exc:
         reader.discard()
         raise _invalid(f"the multipart body is malformed: {exc}", ["body"]) from exc
