@@ -86,6 +86,12 @@ class Settings(BaseSettings):
         ge=1,
         description="Transcriptions of one model run at once by this process; unset: workers.",
     )
+    connection_idle_timeout_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="A connection that sends nothing for this long while the server waits for "
+        "its request head or body (a stalled upload) is closed.",
+    )
     max_upload_bytes: int = Field(
         default=500 * 1024 * 1024, gt=0, description="Largest accepted media upload."
     )

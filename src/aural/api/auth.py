@@ -1,7 +1,7 @@
 """API keys: bearer tokens stored only as SHA-256 hashes, each with its languages and rate limit.
 
-Auth is off only while the store holds no (unrevoked) key *and* the server is bound to a
-loopback address; a server bound elsewhere never serves anonymous clients, and
+Auth is off only while no key was ever created (revoked keys count) *and* the server is bound
+to a loopback address; a server bound elsewhere never serves anonymous clients, and
 ``aural serve`` refuses to start there without a key.
 """
 
@@ -145,22 +145,32 @@ class Authenticator:
         self._has_keys = False
 
     def has_keys(self) -> bool:
-        """Whether any unrevoked key exists (cached briefly; keys are added by the CLI)."""
+        """Whether any unrevoked key exists (the check of ``aural serve`` on a public bind)."""
+        with self.store.session() as session:
+            count = session.scalar(
+                select(func.count()).select_from(ApiKeyRow).where(ApiKeyRow.revoked_at.is_(None))
+            )
+        return bool(count)
+
+    def keys_ever_created(self) -> bool:
+        """Whether any key, revoked or not, exists (cached briefly; keys come from the CLI).
+
+        Revoked keys count: revoking the last key must lock the server, not silently open it
+        to anonymous clients again (behind a reverse proxy every client looks local).
+        """
         now = time.monotonic()
         with self._lock:
             if now - self._keys_checked < _CACHE_S:
                 return self._has_keys
         with self.store.session() as session:
-            count = session.scalar(
-                select(func.count()).select_from(ApiKeyRow).where(ApiKeyRow.revoked_at.is_(None))
-            )
+            count = session.scalar(select(func.count()).select_from(ApiKeyRow))
         with self._lock:
             self._has_keys, self._keys_checked = bool(count), now
             return self._has_keys
 
     @property
     def required(self) -> bool:
-        return not self.loopback_bind or self.has_keys()
+        return not self.loopback_bind or self.keys_ever_created()
 
     def authenticate(self, authorization: str | None, client: str) -> Principal:
         if not self.required:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from anyio import to_thread
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from aural.api.deps import ServicesDep
@@ -37,7 +37,12 @@ async def readyz(services: ServicesDep) -> JSONResponse:
     )
 
 
-@router.get("/metrics", summary="Prometheus metrics")
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics (text exposition format)",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
 async def metrics(services: ServicesDep) -> Response:
     body = await to_thread.run_sync(services.metrics.render)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
