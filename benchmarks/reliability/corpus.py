@@ -136,5 +136,10 @@ def build_cases(full: bool = False) -> list[Case]:
     return cases
 
 
-SERVER_ENV = {"AURAL_MEDIA_MEMORY_BUDGET_MB": "200"}
-"""Settings the corpus's expectations assume."""
+IDLE_TIMEOUT_S = 3
+SERVER_ENV = {
+    "AURAL_MEDIA_MEMORY_BUDGET_MB": "200",
+    # Short, so that the stalled-connection checks run in seconds; clients here never pause.
+    "AURAL_CONNECTION_IDLE_TIMEOUT_S": str(IDLE_TIMEOUT_S),
+}
+"""Settings the corpus's expectations (and the stall checks) assume."""
