@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from aural.errors import (
     AuralError,
@@ -265,6 +266,16 @@ def _validation_error(exc: RequestValidationError) -> HTTPError:
     )
 
 
+def _allowed_methods(request: Request) -> str:
+    """Every method some route of the app serves at this path (one route per method here)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches({**request.scope, "method": "__none__"})
+        if match is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers that turn every error into the face's schema."""
 
@@ -286,7 +297,9 @@ def install_error_handlers(app: FastAPI) -> None:
             error = HTTPError.of(TaskNotFoundError(f"no route {request.url.path}"), ["path"])
         elif exc.status_code == 405:
             error = HTTPError.of(
-                MethodNotAllowedError(f"{request.method} is not allowed here"), ["method"]
+                MethodNotAllowedError(f"{request.method} is not allowed here"),
+                ["method"],
+                headers={"Allow": _allowed_methods(request)},  # RFC 9110
             )
         else:
             error = HTTPError(exc.status_code, "http.error", str(exc.detail))

@@ -42,7 +42,11 @@ router = APIRouter(prefix="/v1", tags=["OpenAI: audio"])
 _FORM = multipart_body(
     {
         FILE_FIELD: {"type": "string", "format": "binary"},
-        "model": {"type": "string", "description": "whisper-1 (the default) or a served model"},
+        "model": {
+            "type": "string",
+            "minLength": 1,
+            "description": "whisper-1 (the default) or a served model",
+        },
         "language": {"type": "string", "description": "ISO 639-1 code of the audio"},
         "prompt": {"type": "string"},
         "response_format": {"type": "string", "enum": list(RESPONSE_FORMATS)},
