@@ -94,9 +94,7 @@ def build_cases(full: bool = False) -> list[Case]:
     rates = (1, 8, 100, 8_000, 11_025, 22_050, 44_100, 48_000, 96_000, 192_000, 384_000)
     if not full:
         rates = (1, 8_000, 44_100, 384_000)
-    cases = [
-        Case(f"wav-{n}ch", lambda n=n: wav(n, seconds=0.5), OK) for n in channel_counts
-    ]
+    cases = [Case(f"wav-{n}ch", lambda n=n: wav(n, seconds=0.5), OK) for n in channel_counts]
     cases += [
         # 1 Hz for 30 s still becomes 30 s at 16 kHz: fine; the header rate is what is odd.
         Case(f"wav-rate-{r}", lambda r=r: wav(2, rate=r, seconds=30 if r < 100 else 0.5), OK)

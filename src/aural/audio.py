@@ -225,7 +225,7 @@ def _interleaved(frame: av.AudioFrame) -> Samples:
 
 def decoded_bytes(duration_s: float, channels: int) -> int:
     """Memory the decoded samples of ``duration_s`` seconds of ``channels`` channels take."""
-    return int(math.ceil(duration_s * SAMPLE_RATE)) * max(channels, 1) * BYTES_PER_SAMPLE
+    return math.ceil(duration_s * SAMPLE_RATE) * max(channels, 1) * BYTES_PER_SAMPLE
 
 
 def check_memory_budget(name: str, duration_s: float, channels: int, budget_bytes: int) -> None:

@@ -183,10 +183,13 @@ def _coerce(name: str, value: Any) -> Any:
 
 
 def _in_range(name: str, value: object, low: float, high: float, integer: bool = False) -> None:
-    ok = (
-        isinstance(value, int) if integer else isinstance(value, int | float)
-    ) and not isinstance(value, bool)
-    if not ok or not (math.isfinite(value) and low <= value <= high):  # type: ignore[arg-type]
+    kinds: tuple[type, ...] = (int,) if integer else (int, float)
+    valid = isinstance(value, kinds) and not isinstance(value, bool)
+    try:
+        number = float(value) if valid else math.nan  # type: ignore[arg-type]
+    except OverflowError:  # an int past float's range
+        number = math.inf
+    if not (math.isfinite(number) and low <= number <= high):
         kind = "an integer" if integer else "a number"
         raise _invalid(name, f"must be {kind} from {low:g} to {high:g}, not {str(value)[:40]}")
 
@@ -227,7 +230,9 @@ def _check(options: TranscriptionOptions) -> None:
         _in_range("no_speech_threshold", options.no_speech_threshold, 0.0, 1.0)
     _in_range("chunk_length_s", options.chunk_length_s, 1, MAX_CHUNK_LENGTH_S, integer=True)
     _in_range("batch_size", options.batch_size, 0, MAX_BATCH_SIZE, integer=True)
-    _check_ids("suppress_tokens", options.suppress_tokens, MAX_SUPPRESS_TOKENS, -1, VOCABULARY_BOUND)
+    _check_ids(
+        "suppress_tokens", options.suppress_tokens, MAX_SUPPRESS_TOKENS, -1, VOCABULARY_BOUND
+    )
     if options.channels is not None:
         _check_ids("channels", options.channels, MAX_CHANNELS, 0, MAX_CHANNELS)
     licensed = options.licensed_languages
