@@ -246,7 +246,9 @@ def _check_ids(name: str, ids: object, most: int, low: int, end: int) -> None:
         raise _invalid(name, f"may hold at most {most} values")
     for item in ids:
         if isinstance(item, bool) or not isinstance(item, int) or not low <= item < end:
-            raise _invalid(name, f"values must be integers from {low} to {end - 1}, not {item}")
+            raise _invalid(
+                name, f"values must be integers from {low} to {end - 1}, not {str(item)[:40]}"
+            )
 
 
 @dataclass(frozen=True)
