@@ -31,6 +31,7 @@ from benchmarks.machine import describe, slug
 from benchmarks.reliability.corpus import SERVER_ENV, build_cases, wav
 from benchmarks.reliability.fields import BAD_FIELDS
 from benchmarks.reliability.harness import FACES, ServerProcess, send
+from benchmarks.reliability.probe import percentile, probe_healthz
 from benchmarks.reliability.schema import run_schemathesis
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -106,27 +107,16 @@ def _hammer(url: str, stop: threading.Event, seed: int, tally: Tally) -> None:
 def run_liveness(server: ServerProcess, tally: Tally, seconds: float) -> dict[str, Any]:
     """``/healthz`` latency, alone and then while 4 clients send bad media and bad fields."""
 
-    def probe(duration: float) -> list[float]:
-        latencies = []
-        with httpx.Client(base_url=server.url, timeout=30) as client:
-            end = time.monotonic() + duration
-            while time.monotonic() < end:
-                began = time.perf_counter()
-                tally.add(client.get("/healthz").status_code)
-                latencies.append(time.perf_counter() - began)
-                time.sleep(0.02)
-        return latencies
-
     def summary(latencies: list[float]) -> dict[str, float]:
         ordered = sorted(latencies)
         return {
             "samples": len(ordered),
             "p50_ms": round(statistics.median(ordered) * 1000, 2),
-            "p99_ms": round(ordered[max(int(len(ordered) * 0.99) - 1, 0)] * 1000, 2),
+            "p99_ms": round(percentile(ordered, 0.99) * 1000, 2),
             "max_ms": round(ordered[-1] * 1000, 2),
         }
 
-    idle = summary(probe(min(seconds, 10)))
+    idle = summary(probe_healthz(server.url, min(seconds, 10)))
     stop = threading.Event()
     senders = [
         threading.Thread(target=_hammer, args=(server.url, stop, i, tally)) for i in range(4)
@@ -134,7 +124,7 @@ def run_liveness(server: ServerProcess, tally: Tally, seconds: float) -> dict[st
     for sender in senders:
         sender.start()
     try:
-        loaded = summary(probe(seconds))
+        loaded = summary(probe_healthz(server.url, seconds))
     finally:
         stop.set()
         for sender in senders:
@@ -218,7 +208,8 @@ def _markdown(report: dict[str, Any]) -> str:
             f"| {case} | {entry['bytes']} | {entry['exp']} | {entry.get('phonexia')} | "
             f"{entry.get('openai')} | {entry.get('deepinfra')} |"
         )
-    lines += ["", "## Hostile fields", "", "| face | fields | expected | got | s |", "|---|---|---|---|---|"]  # fmt: skip
+    lines += ["", "## Hostile fields", "", "| face | fields | expected | got | s |"]
+    lines.append("|---|---|---|---|---|")
     for row in report["fields"]:
         lines.append(
             f"| {row['face']} | `{json.dumps(row['fields'])}` | {row['expected']} | "

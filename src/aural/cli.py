@@ -225,7 +225,7 @@ def serve(
 
     from aural.api.app import create_app
     from aural.api.auth import Authenticator, is_loopback_host
-    from aural.api.server import server_config
+    from aural.api.server import keep_loop_responsive, server_config
     from aural.config import Settings
     from aural.jobs.context import configure_logging
     from aural.jobs.store import TaskStore
@@ -254,6 +254,7 @@ def serve(
         f"data in {settings.data_dir.resolve()})",
         highlight=False,
     )
+    keep_loop_responsive()
     uvicorn.Server(server_config(create_app(settings), settings, log_level=log_level)).run()
 
 

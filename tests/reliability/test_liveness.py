@@ -11,6 +11,7 @@ import httpx
 from benchmarks.reliability.corpus import IDLE_TIMEOUT_S, build_cases, wav
 from benchmarks.reliability.fields import BAD_FIELDS
 from benchmarks.reliability.harness import FACES, ServerProcess, send
+from benchmarks.reliability.probe import percentile, probe_healthz
 
 HEALTHZ_P99_S = 0.1  # the liveness bound
 
@@ -37,22 +38,16 @@ def test_healthz_answers_fast_while_bad_input_streams_in(live: ServerProcess) ->
     senders = [threading.Thread(target=_hammer, args=(live.url, stop, i)) for i in range(3)]
     for sender in senders:
         sender.start()
-    latencies: list[float] = []
     try:
-        with httpx.Client(base_url=live.url, timeout=10) as client:
-            time.sleep(0.5)
-            for _ in range(300):
-                began = time.perf_counter()
-                assert client.get("/healthz").status_code == 200
-                latencies.append(time.perf_counter() - began)
-                time.sleep(0.02)
+        time.sleep(0.5)
+        latencies = probe_healthz(live.url, 8.0)
     finally:
         stop.set()
         for sender in senders:
             sender.join(120)
-    latencies.sort()
-    p99 = latencies[int(len(latencies) * 0.99) - 1]
-    assert p99 < HEALTHZ_P99_S, f"healthz p99 {p99 * 1000:.0f} ms (max {latencies[-1] * 1000:.0f})"
+    p99 = percentile(latencies, 0.99)
+    assert len(latencies) > 100
+    assert p99 < HEALTHZ_P99_S, f"healthz p99 {p99 * 1000:.0f} ms (max {max(latencies) * 1000:.0f})"
     assert live.alive
 
 

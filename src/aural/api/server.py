@@ -11,6 +11,7 @@ complete and waits for its answer (a synchronous transcription) is never cut.
 from __future__ import annotations
 
 import asyncio
+import sys
 from typing import Any
 
 import h11
@@ -18,6 +19,12 @@ import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from aural.config import Settings
+
+# The event loop shares the GIL with the request threads (multipart parsing, the task store,
+# decoding); with CPython's default 5 ms switch interval a busy thread can hold it for several
+# intervals in a row. 1 ms lowered /healthz p99 under bad input on 2 loaded cores (see
+# docs/reliability.md); CTranslate2 and FFmpeg release the GIL, so decoding is unaffected.
+GIL_SWITCH_INTERVAL_S = 0.001
 
 # States of the client's side of the connection in which the server waits for its bytes.
 _WAITING_ON_CLIENT = (h11.IDLE, h11.SEND_BODY)
@@ -66,6 +73,11 @@ def guarded_protocol(idle_timeout_s: float) -> type[StallGuardedH11Protocol]:
         (StallGuardedH11Protocol,),
         {"idle_timeout_s": float(idle_timeout_s)},
     )
+
+
+def keep_loop_responsive() -> None:
+    """Make the GIL change hands often enough for the event loop (``aural serve`` only)."""
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
 
 
 def server_config(app: Any, settings: Settings, **overrides: Any) -> uvicorn.Config:
