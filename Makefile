@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo serve test lint bench bench-smoke clean
+.PHONY: setup demo serve test lint bench bench-smoke reliability clean
 
 # Everything: aural, the bundled models, the test tools and the benchmark baselines
 # (whisper.cpp from its prebuilt pywhispercpp wheel only: never built from source here).
@@ -40,6 +40,14 @@ bench: $(STAMP)
 # Every path of the harness on tiny inputs, about a minute; results go to a temporary directory.
 bench-smoke: $(STAMP)
 	$(BIN)/python -m benchmarks --smoke
+
+# The full reliability run (about 15 minutes on 2 cores): the whole bad-media corpus on every
+# face, hostile fields, /healthz under bad input, a load test with RSS and open files,
+# schemathesis with 50 examples per operation and the security probes. Writes
+# benchmarks/results/<date>-<machine>-reliability.md and .json; exits 1 on any failure.
+# (`make test` runs the fast slice of the same checks: tests/reliability.)
+reliability: $(STAMP)
+	$(BIN)/python -m benchmarks.reliability $(RELIABILITY_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
