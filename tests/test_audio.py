@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import wave
 from pathlib import Path
 
 import numpy as np
@@ -12,11 +13,13 @@ from aural.errors import (
     ChannelOutOfRangeError,
     EmptyMediaError,
     InvalidMediaError,
+    MediaOverMemoryBudgetError,
     MediaTooLongError,
     NoAudioStreamError,
     TruncatedMediaError,
 )
 from aural.types import ChannelMode
+from benchmarks.reliability.corpus import wav, wav_declaring
 
 JFK_SECONDS = 11.0
 
@@ -100,3 +103,41 @@ def test_arrays_must_hold_samples() -> None:
         Audio.from_array(np.zeros(0))
     with pytest.raises(InvalidMediaError):
         Audio.from_array(np.zeros((1, 2, 3)))
+
+
+@pytest.mark.parametrize("channels", [1, 2, 7, 8, 9, 16, 64])
+def test_many_channels_decode_in_order(tmp_path: Path, channels: int) -> None:
+    """8 and more channels used to segfault in PyAV's planar to_ndarray(); packed is read here.
+
+    Each channel carries its own constant level, so a mixed-up reshape would show.
+    """
+    rate = 8_000
+    levels = np.linspace(-0.5, 0.5, channels, dtype=np.float32)
+    frames = np.tile(levels, (rate, 1))  # [frames, channels]
+    path = tmp_path / "many.wav"
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(channels)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes((frames * 32767).astype("<i2").tobytes())
+    audio = decode_audio(path)
+    assert audio.channel_count == channels
+    assert audio.samples.flags["C_CONTIGUOUS"]
+    middle = audio.samples[:, SAMPLE_RATE // 4 : SAMPLE_RATE // 2].mean(axis=1)
+    np.testing.assert_allclose(middle, levels, atol=2e-3)
+
+
+def test_media_over_the_memory_budget_is_refused_from_its_header(tmp_path: Path) -> None:
+    path = tmp_path / "bomb.wav"
+    path.write_bytes(wav_declaring(7, 1, 600))  # 8 KB declaring 10 min of 7 channels
+    with pytest.raises(MediaOverMemoryBudgetError, match="memory budget") as raised:
+        decode_audio(path, memory_budget_bytes=200_000_000)
+    assert raised.value.context["channels"] == 7
+    assert decode_audio(path, memory_budget_bytes=300_000_000).channel_count == 7
+
+
+def test_more_than_64_channels_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "wide.wav"
+    path.write_bytes(wav(65, seconds=0.1))
+    with pytest.raises(InvalidMediaError, match="65 channels"):
+        decode_audio(path)
