@@ -7,7 +7,8 @@ A face only maps its wire fields onto :class:`TranscriptionOptions` (built here,
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from anyio import to_thread
@@ -26,6 +27,7 @@ from aural.errors import (
 )
 from aural.jobs.errors import CapacityExceededError
 from aural.jobs.records import options_to_record, transcript_from_record
+from aural.jobs.storage import Upload
 from aural.jobs.store import NewTask, TaskRecord, TaskState, new_task_id
 from aural.jobs.waiting import wait_for_task
 from aural.languages import ensure_licensed, normalise_language_set, parse_language_option
@@ -101,15 +103,38 @@ def temperature_ladder(start: float, increment: float | None = 0.2) -> tuple[flo
     return tuple(round(start + step * increment, 4) for step in range(steps))
 
 
-def resolve_model(services: Services, name: str, location: Location) -> str:
+async def served_models(services: Services) -> list[str]:
+    """The served model names; finding installed models looks at files, so off the loop."""
+    return await to_thread.run_sync(services.served_models)
+
+
+async def resolve_model(services: Services, name: str, location: Location) -> str:
     """A model a request may use: the default or an installed catalogue model."""
-    if name in services.served_models():
+    served = await served_models(services)
+    if name in served:
         return name
     error = ModelNotAvailableError(
-        f"model {name!r} is not served here; available: {', '.join(services.served_models())}",
+        f"model {name!r} is not served here; available: {', '.join(served)}",
         model=name,
     )
     raise HTTPError.of(error, location)
+
+
+@asynccontextmanager
+async def removed_on_error(upload: Upload) -> AsyncIterator[None]:
+    """Remove the upload if the block fails: a refused request leaves no file behind.
+
+    The removal runs on a worker thread; only on cancellation (where nothing more may be
+    awaited) is it done in place.
+    """
+    try:
+        yield
+    except Exception:
+        await to_thread.run_sync(upload.abort)
+        raise
+    except BaseException:
+        upload.abort()
+        raise
 
 
 async def admit(services: Services) -> None:

@@ -22,6 +22,7 @@ from aural.api.common import (
     error_location,
     forget_result,
     receive,
+    removed_on_error,
     resolve_model,
     temperature_ladder,
     wait_until_done,
@@ -188,10 +189,10 @@ def webhook_payload(record: TaskRecord) -> dict[str, Any]:
 async def inference(
     model: str, request: Request, services: ServicesDep, principal: SubmitterDep
 ) -> JSONResponse:
-    model_name = resolve_model(services, model, ["path", "model"])
+    model_name = await resolve_model(services, model, ["path", "model"])
     await admit(services)
     task_id, form = await receive(request, services, FILE_FIELD)
-    with form.upload.removed_on_error():
+    async with removed_on_error(form.upload):
         raw = {name: form.value(name) for name in _FIELDS}
         try:
             fields = DeepInfraForm.model_validate({k: v for k, v in raw.items() if v is not None})

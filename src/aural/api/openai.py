@@ -20,7 +20,9 @@ from aural.api.common import (
     enqueue,
     forget_result,
     receive,
+    removed_on_error,
     resolve_model,
+    served_models,
     temperature_ladder,
     wait_until_done,
 )
@@ -64,12 +66,12 @@ def _invalid(message: str, param: str) -> HTTPError:
     return HTTPError.of(InvalidOptionError(message), ["body", param])
 
 
-def _model(services: Services, name: str | None) -> str:
+async def _model(services: Services, name: str | None) -> str:
     if not name:
         raise _invalid("you must provide a model parameter", "model")
     if name == DEFAULT_ALIAS:
         return services.settings.model
-    return resolve_model(services, name, ["body", "model"])
+    return await resolve_model(services, name, ["body", "model"])
 
 
 def _render(transcript: Transcript, response_format: str) -> Response:
@@ -87,8 +89,8 @@ async def _handle(
 ) -> Response:
     await admit(services)
     task_id, form = await receive(request, services, FILE_FIELD)
-    with form.upload.removed_on_error():
-        model = _model(services, form.value("model"))
+    async with removed_on_error(form.upload):
+        model = await _model(services, form.value("model"))
         response_format = form.value("response_format") or "json"
         if response_format not in RESPONSE_FORMATS:
             raise _invalid(
@@ -164,7 +166,7 @@ def _model_object(name: str, created: int) -> dict[str, Any]:
 @router.get("/models", summary="Models this server transcribes with (OpenAI API)")
 async def list_models(services: ServicesDep, principal: PrincipalDep) -> JSONResponse:
     created = int(services.started_at or time.time())
-    names = [DEFAULT_ALIAS, *services.served_models()]
+    names = [DEFAULT_ALIAS, *(await served_models(services))]
     return JSONResponse({"object": "list", "data": [_model_object(n, created) for n in names]})
 
 
@@ -173,5 +175,5 @@ async def list_models(services: ServicesDep, principal: PrincipalDep) -> JSONRes
 )
 async def get_model(model_id: str, services: ServicesDep, principal: PrincipalDep) -> JSONResponse:
     if model_id != DEFAULT_ALIAS:
-        resolve_model(services, model_id, ["path", "model"])
+        await resolve_model(services, model_id, ["path", "model"])
     return JSONResponse(_model_object(model_id, int(services.started_at or time.time())))

@@ -23,6 +23,7 @@ from aural.api.common import (
     enqueue,
     error_location,
     receive,
+    removed_on_error,
 )
 from aural.api.deps import PrincipalDep, ServicesDep, SubmitterDep
 from aural.api.errors import HTTPError, Location, RequestInvalidError
@@ -231,7 +232,7 @@ async def start_task(
 ) -> JSONResponse:
     await admit(services)
     task_id, form = await receive(request, services, FILE_FIELD)
-    with form.upload.removed_on_error():
+    async with removed_on_error(form.upload):
         config = await to_thread.run_sync(_parse_config, form.value("config"))
 
         def where(name: str | None, query_value: object) -> Location:

@@ -182,19 +182,19 @@ async def read_form(
                 # closing boundary is an incomplete upload, not a file to transcribe.
                 raise MultipartParseError("the body ends before the closing boundary")
     except MultipartParseError as exc:
-        reader.discard()
+        await to_thread.run_sync(reader.discard)
         raise _invalid(f"the multipart body is malformed: {exc}", ["body"]) from exc
     except (Exception, ClientDisconnect):
-        reader.discard()
+        await to_thread.run_sync(reader.discard)
         raise
     if reader.limit_error is not None:
-        reader.discard()
+        await to_thread.run_sync(reader.discard)
         if isinstance(reader.limit_error, MediaTooLargeError):
             size = reader.file_bytes if complete else max(reader.file_bytes, declared or 0)
             raise _too_large(size, limit, file_field)
         raise HTTPError.of(reader.limit_error, ["body", file_field])
     if reader.error is not None:
-        reader.discard()
+        await to_thread.run_sync(reader.discard)
         raise reader.error
     if reader.upload is None:
         raise _invalid(
