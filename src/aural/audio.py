@@ -165,10 +165,11 @@ def _decode_stream(
     on_progress: Callable[[float], None] | None,
     memory_budget_bytes: int | None = None,
 ) -> Samples:
-    # Packed (interleaved) float output, reshaped here: PyAV's to_ndarray() on planar fltp
-    # frames of 8 or more channels reads past its plane pointers (a segfault, not an error).
+    # Packed (interleaved) float output, seen as [channels, frames] by _planar: PyAV's
+    # to_ndarray() on planar fltp frames of 8 or more channels reads past its plane pointers
+    # (a segfault, not an error).
     resampler = av.AudioResampler(format="flt", rate=SAMPLE_RATE)
-    chunks: list[Samples] = []  # [frames, channels] each
+    chunks: list[Samples] = []
     frames = 0
     limit = None if max_duration_s is None else int(max_duration_s * SAMPLE_RATE)
     try:
@@ -183,11 +184,11 @@ def _decode_stream(
                 )
             for frame in packet.decode():
                 for out in resampler.resample(frame):
-                    chunk = _interleaved(out)
-                    if chunks and chunk.shape[1] != chunks[0].shape[1]:
+                    chunk = _planar(out)
+                    if chunks and chunk.shape[0] != chunks[0].shape[0]:
                         continue  # a mid-stream layout change; keep the first layout
                     chunks.append(chunk)
-                    frames += chunk.shape[0]
+                    frames += chunk.shape[1]
             if limit is not None and frames > limit:
                 raise MediaTooLongError(
                     f"{name}: the media is over the {max_duration_s:.0f} s limit",
@@ -195,14 +196,14 @@ def _decode_stream(
                 )
             if memory_budget_bytes is not None and chunks:
                 check_memory_budget(
-                    name, frames / SAMPLE_RATE, chunks[0].shape[1], memory_budget_bytes
+                    name, frames / SAMPLE_RATE, chunks[0].shape[0], memory_budget_bytes
                 )
             if on_progress is not None and frames:
                 on_progress(frames / SAMPLE_RATE)
         for out in resampler.resample(None):
-            chunk = _interleaved(out)
-            if not chunks or chunk.shape[1] == chunks[0].shape[1]:
-                chunks.append(chunk)
+            tail = _planar(out)
+            if not chunks or tail.shape[0] == chunks[0].shape[0]:
+                chunks.append(tail)
     except av.error.FFmpegError as exc:
         if frames == 0:
             raise InvalidMediaError(f"{name}: the audio stream cannot be decoded") from exc
@@ -212,15 +213,14 @@ def _decode_stream(
         ) from exc
     if not chunks:
         return np.zeros((stream.channels or 1, 0), dtype=np.float32)
-    # One copy into [channels, frames]: each channel's samples contiguous, as the engine reads.
-    return np.ascontiguousarray(np.concatenate(chunks, axis=0).T, dtype=np.float32)
+    return np.ascontiguousarray(np.concatenate(chunks, axis=1), dtype=np.float32)
 
 
-def _interleaved(frame: av.AudioFrame) -> Samples:
-    """A packed float frame as ``[frames, channels]`` (a view of PyAV's one plane)."""
+def _planar(frame: av.AudioFrame) -> Samples:
+    """A packed float frame as ``[channels, frames]``: a transposed view of its one plane."""
     channels = len(frame.layout.channels)
     data: Samples = frame.to_ndarray().astype(np.float32, copy=False)
-    return data.reshape(-1, channels)
+    return data.reshape(-1, channels).T
 
 
 def decoded_bytes(duration_s: float, channels: int) -> int:
