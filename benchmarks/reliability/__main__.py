@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -224,7 +225,10 @@ def _markdown(report: dict[str, Any]) -> str:
         f"Idle: p50 {live['idle']['p50_ms']} ms, p99 {live['idle']['p99_ms']} ms. Under 4 "
         f"clients of bad media and fields: p50 {live['under_bad_input']['p50_ms']} ms, p99 "
         f"{live['under_bad_input']['p99_ms']} ms, max {live['under_bad_input']['max_ms']} ms "
-        f"({live['under_bad_input']['samples']} probes).",
+        f"({live['under_bad_input']['samples']} probes; the issue's bound is p99 < 100 ms). "
+        f"Machine load average at the end of the run (1, 5, 15 min): "
+        f"{', '.join(f'{x:.1f}' for x in report['load_average_at_end'])} on "
+        f"{os.cpu_count()} cores (other work shares this machine).",
         "",
         "## Load: RSS and open files",
         "",
@@ -244,6 +248,7 @@ def _markdown(report: dict[str, Any]) -> str:
         "",
         "```",
         report["schemathesis"]["summary"],
+        report["schemathesis"]["failures"],
         "```",
         "",
         "## Security probes",
@@ -282,11 +287,15 @@ def main(argv: list[str] | None = None) -> int:
     print("security...", flush=True)
     security = run_security()
     summary_lines = [line for line in fuzz.output.splitlines() if line.strip()][-12:]
+    failures = ""
+    if fuzz.returncode != 0 and "FAILURES" in fuzz.output:
+        failures = fuzz.output.split("FAILURES", 1)[1].split("WARNINGS", 1)[0][:6000]
     report: dict[str, Any] = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine,
         "machine_slug": slug(machine),
         "full": full,
+        "load_average_at_end": list(os.getloadavg()),
         "server_alive": alive,
         "statuses": {str(k): v for k, v in sorted(tally.statuses.items())},
         "server_errors": tally.server_errors,
@@ -298,6 +307,7 @@ def main(argv: list[str] | None = None) -> int:
             "max_examples": examples,
             "returncode": fuzz.returncode,
             "summary": "\n".join(summary_lines),
+            "failures": failures,
         },
         "security": security,
     }

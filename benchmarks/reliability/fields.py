@@ -51,4 +51,10 @@ BAD_FIELDS: list[BadField] = [
     ("phonexia", {}, {"channels": "99999999999999999999"}, 422),
     ("phonexia", {}, {"channel_mode": "stereo"}, 422),
     ("phonexia", {}, {"language_switching": "maybe"}, 422),
+    ("phonexia", {}, {"language_switching": "yes"}, 422),
+    ("phonexia", {}, {"language_switching": "1"}, 422),
+    ("phonexia", {"config": json.dumps({"language_switching": "yes"})}, {}, 422),
+    ("openai", {"temperature": " 0.5"}, {}, 400),
+    ("openai", {"temperature": "0_0"}, {}, 400),
+    ("openai", {"temperature": "nan"}, {}, 400),
 ]

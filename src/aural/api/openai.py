@@ -7,6 +7,7 @@ synchronous tasks in the job system, like every face; errors use OpenAI's error 
 from __future__ import annotations
 
 import math
+import re
 import time
 from typing import Any
 
@@ -62,6 +63,9 @@ _FORM = multipart_body(
 )
 
 
+_NUMBER = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?")
+
+
 def _invalid(message: str, param: str) -> HTTPError:
     return HTTPError.of(InvalidOptionError(message), ["body", param])
 
@@ -104,10 +108,10 @@ async def _handle(
                 "timestamp_granularities must be word and/or segment", "timestamp_granularities"
             )
         raw_temperature = form.value("temperature")
-        try:
-            temperature = float(raw_temperature) if raw_temperature is not None else 0.0
-        except ValueError:
-            raise _invalid("temperature must be a number", "temperature") from None
+        # A JSON number only: Python's float() would also take " 1", "1_0", "nan" or "inf".
+        if raw_temperature is not None and not _NUMBER.fullmatch(raw_temperature):
+            raise _invalid("temperature must be a number from 0 to 1", "temperature")
+        temperature = float(raw_temperature) if raw_temperature is not None else 0.0
         options = await build_options_off_loop(
             principal,
             services,

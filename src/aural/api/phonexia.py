@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from anyio import to_thread
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, StrictBool, ValidationError
 
 from aural.api.auth import Principal
 from aural.api.common import (
@@ -50,7 +50,7 @@ class PhonexiaConfig(BaseModel):
     channel_mode: ChannelMode | None = None
     channels: str | list[int] | None = None
     language: str | None = None
-    language_switching: bool | None = None
+    language_switching: StrictBool | None = None  # JSON true/false, not "yes" or 1
     webhook: str | None = None
 
 
@@ -132,6 +132,22 @@ def _channels(value: str | list[int] | None, location: Location) -> tuple[int, .
     if any(item < 0 for item in items):
         raise HTTPError.of(InvalidOptionError("channel indices start at 0"), location)
     return tuple(items)
+
+
+_BOOLEAN_QUERY = ("language_switching",)
+
+
+def _strict_booleans(request: Request) -> None:
+    """Boolean query parameters are ``true`` or ``false``, as the OpenAPI schema says.
+
+    FastAPI (pydantic) would also take ``yes``, ``on``, ``1``...: requests that violate the
+    published schema must not be accepted.
+    """
+    for name in _BOOLEAN_QUERY:
+        for value in request.query_params.getlist(name):
+            if value.lower() not in ("true", "false"):
+                error = InvalidOptionError(f"{name} must be true or false, not {value[:40]!r}")
+                raise HTTPError.of(error, ["query", name])
 
 
 def task_body(record: TaskRecord) -> dict[str, Any]:
@@ -230,6 +246,7 @@ async def start_task(
     ] = None,
     webhook: Annotated[str | None, Query(description="URL to POST the finished task to.")] = None,
 ) -> JSONResponse:
+    _strict_booleans(request)
     await admit(services)
     task_id, form = await receive(request, services, FILE_FIELD)
     async with removed_on_error(form.upload):
