@@ -9,13 +9,16 @@ schema; a running task's GET reports the progress the runner stores.
 from __future__ import annotations
 
 import time
+import wave
 from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 
 from aural.api.auth import create_key
+from aural.audio import SAMPLE_RATE, decode_audio
 from aural.formats import WRITERS, OutputFormat, render
 from aural.jobs.records import transcript_from_record
 
@@ -148,11 +151,25 @@ def test_export_of_a_rejected_task_is_a_conflict(server: LiveServer, data_dir: P
     assert rejected["error"]["type"].startswith("media.")
 
 
-def test_a_running_task_reports_its_progress(server: LiveServer, data_dir: Path) -> None:
-    """Poll a 131 s file as a client would: progress rises between 0 and 1 while it runs."""
+def _repeated(source: Path, times: int, target: Path) -> Path:
+    """``source`` said ``times`` over, as a 16-bit WAV: speech long enough to watch it run."""
+    samples = np.tile(decode_audio(source).samples[0], times)
+    with wave.open(str(target), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(SAMPLE_RATE)
+        out.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+    return target
+
+
+def test_a_running_task_reports_its_progress(
+    server: LiveServer, data_dir: Path, tmp_path: Path
+) -> None:
+    """Poll 44 s of speech as a client would: progress rises between 0 and 1 while it runs."""
+    media = _repeated(data_dir / "jfk.flac", 4, tmp_path / "jfk4.wav")
     seen: list[float] = []
     with server.client() as client:
-        task_id = _post(client, data_dir / "switching_es_en_fr.flac")
+        task_id = _post(client, media)
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
             task = client.get(f"{PATH}/{task_id}").json()["task"]
@@ -160,7 +177,7 @@ def test_a_running_task_reports_its_progress(server: LiveServer, data_dir: Path)
                 seen.append(task["progress"])
             if task["state"] in ("done", "failed", "rejected"):
                 break
-            time.sleep(0.05)
+            time.sleep(0.02)
     assert task["state"] == "done"
     assert "progress" not in task, "a finished task's body is unchanged"
     assert any(0 < p < 1 for p in seen), seen

@@ -215,8 +215,12 @@ export class Viewer {
   key(event) {
     if (!this.current || event.ctrlKey || event.metaKey || event.altKey) return;
     const target = event.target;
-    if (target.closest("input, textarea, select, dialog")) return;
+    const typing =
+      target.closest("textarea, select, dialog, [contenteditable]") ||
+      (target.tagName === "INPUT" && !["checkbox", "radio", "button", "submit", "file"].includes(target.type));
+    if (typing) return;
     if (event.key === " ") {
+      if (target.closest("button, input, a, label")) return; // their own Space (press, toggle)
       event.preventDefault();
       this.toggle();
     } else if (event.key === "ArrowRight" || event.key === "ArrowLeft") {
