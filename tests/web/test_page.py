@@ -4,7 +4,8 @@ Covered: the stereo fixture split gives two lanes each with its own words; click
 playback there; the srt export is ``aural transcribe -f srt`` of the same file; the es/en/fr
 fixture with switching gives regions in three language colours, the arrow keys step segments
 and search finds text; a not-media file shows its error; with keys on the page asks for a key,
-keeps it in the tab only, and shows the server's error for a bad one.
+keeps it in the tab only, and shows the server's error for a bad one; an hour-long transcript
+(stored as a worker would) renders only what is in view and merges its regions by language.
 
 ``AURAL_WEB_SCREENSHOT=docs/web.png`` also saves the stereo transcript's screenshot there.
 """
@@ -17,6 +18,10 @@ from pathlib import Path
 import pytest
 from conftest import load_json, wer
 from playwright.sync_api import Page, expect
+
+from aural.jobs.records import transcript_to_record
+from aural.jobs.store import NewTask, TaskState, TaskStore
+from aural.types import ChannelInfo, Segment, Task, Transcript, Word
 
 from .conftest import AuralProcess, ServeFactory
 
@@ -153,3 +158,52 @@ def test_with_keys_the_page_asks_for_one_and_shows_a_bad_ones_error(
     stored = page.evaluate("[sessionStorage.getItem('aural.apiKey'), JSON.stringify(localStorage)]")
     assert stored[0] == server.env["TEST_KEY"]
     assert server.env["TEST_KEY"] not in stored[1], "the key is kept in the tab only"
+
+
+def _hour_long_transcript() -> Transcript:
+    """Two channels of an hour each: 2 x 1800 segments, 10 words each, en/es/fr in runs of 60."""
+    segments = []
+    for channel in (0, 1):
+        for n in range(1800):
+            start = n * 2.0 + channel * 0.5
+            words = tuple(
+                Word(start + i * 0.15, start + i * 0.15 + 0.12, f"w{n}x{i}", 0.9) for i in range(10)
+            )
+            language = ("en", "es", "fr")[(n // 60) % 3]
+            text = " ".join(w.text for w in words)
+            segments.append(
+                Segment(len(segments), start, start + 1.5, text, channel, language, words)
+            )
+    channels = tuple(ChannelInfo(c, "en", 0.9, 3600.0, 2700.0) for c in (0, 1))
+    return Transcript("en", 3600.0, Task.TRANSCRIBE, channels, tuple(segments))
+
+
+def test_an_hour_long_transcript_renders_a_bounded_part_at_a_time(
+    page: Page, server: AuralProcess
+) -> None:
+    """3600 segments and 36 000 words: rows appear as they scroll in, regions merge by language."""
+    store = TaskStore(f"sqlite:///{Path(server.env['AURAL_DATA_DIR']).resolve() / 'aural.db'}")
+    try:
+        record = store.create(NewTask("phonexia", "base", {}, "", 0))
+        assert store.claim(record.id, "test")
+        result = transcript_to_record(_hour_long_transcript())
+        assert store.finish(record.id, TaskState.DONE, result=result, audio_duration_s=3600.0)
+    finally:
+        store.close()
+    page.goto(server.url)
+    page.click(f'.task-open[data-task-id="{record.id}"]')
+    expect(page.locator("#viewer-meta")).to_contain_text("3600 segments")
+    expect(page.locator(".seg").first).to_be_visible()
+    assert page.locator(".seg").count() <= 400, "only the chunks in view are rendered"
+    regions = page.locator(".lane [part~=region]")
+    expect(regions.first).to_be_attached()
+    assert regions.count() == 2 * 30, "one region per language run (60 segments) per lane"
+    # The end of a column renders once scrolled to.
+    last = page.locator('.col[data-channel="1"] .seg[data-seg="3599"]')
+    expect(last).to_have_count(0)
+    page.locator('.col[data-channel="1"] .col-body').evaluate("b => b.scrollTo(0, b.scrollHeight)")
+    expect(last).to_contain_text("w1799x9")
+    # Search reaches segments that were never rendered.
+    page.fill("#search", "w1500x3 ")
+    page.locator("#search").press("Enter")
+    expect(page.locator(".seg.hit-now")).to_have_count(1)
