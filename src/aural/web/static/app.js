@@ -237,7 +237,13 @@ function taskRow(task) {
   const when = new Date(task.created_at * 1000);
   const open = el(
     "button",
-    { type: "button", class: "task-open", "data-task-id": task.task_id, disabled: task.state !== "done" },
+    {
+      type: "button",
+      class: "task-open",
+      "data-task-id": task.task_id,
+      disabled: task.state !== "done",
+      title: task.expires_at ? `Kept until ${new Date(task.expires_at * 1000).toLocaleString()}` : null,
+    },
     el("span", { class: "job-name", text: name }),
     el("span", { class: "task-meta", text: [when.toLocaleString(), duration(task.audio_duration_s)].filter(Boolean).join(" · ") }),
   );
