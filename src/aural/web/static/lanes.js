@@ -81,6 +81,7 @@ export function buildLanes(container, { channels, colours, media, buffer, durati
   const waveColor = cssVar("--wave");
   const progressColor = cssVar("--wave-progress");
   const cursorColor = cssVar("--accent");
+  const regionAlpha = Number(cssVar("--region-alpha")) || 0.3;
   channels.forEach(({ channel, segments }, position) => {
     const languages = [...new Set(segments.map((s) => s.language))];
     const wave = el("div", { class: "wave", "data-channel": channel });
@@ -125,7 +126,7 @@ export function buildLanes(container, { channels, colours, media, buffer, durati
           id: `r-${channel}-${i}-${span.language}`,
           start: span.start,
           end: Math.max(span.end, span.start + 0.05),
-          color: translucent(colours.get(span.language), 0.3),
+          color: translucent(colours.get(span.language), regionAlpha),
           drag: false,
           resize: false,
         });
