@@ -71,6 +71,16 @@ def encode_window(
     return EncodedWindow(features[:, :content_frames], encoder_output)
 
 
+def no_speech_probability(whisper: WhisperModel, window: EncodedWindow) -> float:
+    """Whisper's probability that an encoded window holds no speech (its <|nospeech|> token at
+    the start of the transcript), as faster-whisper's silence rule reads it."""
+    prompt = [whisper.hf_tokenizer.token_to_id("<|startoftranscript|>")]
+    result = whisper.model.generate(
+        window.encoder_output, [prompt], max_length=2, return_no_speech_prob=True
+    )[0]
+    return float(result.no_speech_prob)
+
+
 def rank_languages(
     whisper: WhisperModel, encoder_output: ctranslate2.StorageView
 ) -> dict[str, float]:
