@@ -277,7 +277,11 @@ class SpeechToTextFace(pb_grpc.SpeechToTextServicer):
         await sink.close()
 
     async def _ensure_mono(self, sink: AudioSink) -> None:
-        channels = await to_thread.run_sync(probe_channels, sink.upload.path)
+        try:
+            channels = await to_thread.run_sync(probe_channels, sink.upload.path)
+        except AuralError as exc:
+            exc.message = exc.message.replace(str(sink.upload.path), "the audio")
+            raise GrpcError.of(exc) from exc
         if channels != 1:
             raise GrpcError.invalid(
                 f"the audio has {channels} channels; only mono (1 channel) audio is supported",
