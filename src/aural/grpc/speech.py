@@ -14,6 +14,7 @@ and the last carries ``processed_audio_length``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import time
@@ -53,6 +54,7 @@ SERVICE_NAME = pb.DESCRIPTOR.services_by_name["SpeechToText"].full_name
 # Responses stay far below gRPC's default 4 MiB receive limit of the client.
 MAX_RESPONSE_BYTES = 256 * 1024
 MAX_SEGMENTS_PER_RESPONSE = 20
+_DRAIN_BYTES = 64 * 1024 * 1024
 _SANE_ID = re.compile(r"^[A-Za-z0-9._:/+=@-]{1,200}$")
 
 
@@ -177,6 +179,7 @@ class SpeechToTextFace(pb_grpc.SpeechToTextServicer):
                 transcript = await self._transcribe(call, task, requests)
             except GrpcError as exc:
                 log.info("%s refused: %s %s", method, exc.code.name, exc.details)
+                await _drain(requests)
                 await self._abort(context, exc)
             length = _duration(transcript.duration)
             batches = list(_batches(transcript))
@@ -306,7 +309,9 @@ class SpeechToTextFace(pb_grpc.SpeechToTextServicer):
             try:
                 yield
             except asyncio.CancelledError:
-                status = "CANCELLED"
+                remaining = context.time_remaining()
+                expired = remaining is not None and remaining <= 0
+                status = "DEADLINE_EXCEEDED" if expired else "CANCELLED"
                 raise
             except Exception:
                 code = context.code()
@@ -329,6 +334,18 @@ class SpeechToTextFace(pb_grpc.SpeechToTextServicer):
             error.code, error.details, trailing_metadata=(("aural-error-code", error.error_code),)
         )
         raise AssertionError("abort returned")  # pragma: no cover
+
+
+async def _drain(requests: AsyncIterator[Any]) -> None:
+    """Read (and drop) what the client still sends, up to a bound, before refusing: a server
+    that ends the call mid-upload can reach the client as a reset (``INTERNAL``) instead of
+    the refusal; the HTTP upload reader drains for the same reason."""
+    drained = 0
+    with contextlib.suppress(Exception):
+        async for message in requests:
+            drained += len(message.audio.content)
+            if drained > _DRAIN_BYTES:
+                break
 
 
 async def _shared(step: Any) -> Any:
