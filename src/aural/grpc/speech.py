@@ -308,6 +308,9 @@ class SpeechToTextFace(pb_grpc.SpeechToTextServicer):
         with bound(call.correlation_id, call.request_id):
             try:
                 yield
+            except GeneratorExit:  # the client went away between two responses
+                status = "CANCELLED"
+                raise
             except asyncio.CancelledError:
                 remaining = context.time_remaining()
                 expired = remaining is not None and remaining <= 0
