@@ -42,7 +42,7 @@ _TRANSCRIBE_DEFAULTS = inspect.signature(WhisperModel.transcribe).parameters
 class EncodedWindow:
     """Speech that fits one window: its features and the encoder's output for them."""
 
-    features: np.ndarray
+    features: np.ndarray[Any, Any]  # bare ndarray is an error on numpy 1.x stubs
     encoder_output: ctranslate2.StorageView
 
 

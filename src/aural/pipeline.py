@@ -69,6 +69,13 @@ def validate_options(options: TranscriptionOptions) -> None:
         raise InvalidOptionError("temperature must be between 0 and 1", option="temperature")
     if options.patience <= 0:
         raise InvalidOptionError("patience must be positive", option="patience")
+    if not 0.0 <= options.start_s < math.inf:
+        raise InvalidOptionError("start_s must be a non-negative time in seconds", option="start_s")
+    if options.end_s is not None and not options.start_s < options.end_s < math.inf:
+        raise InvalidOptionError(
+            f"end_s ({options.end_s:g} s) must be after start_s ({options.start_s:g} s)",
+            option="end_s",
+        )
 
 
 class Transcriber:
