@@ -27,5 +27,7 @@ def run_schemathesis(url: str, max_examples: int, report_dir: Path, seed: int = 
         "--request-timeout", "120", "--continue-on-failure",
         "--report", "junit", "--report-dir", str(report_dir),
     ]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    # Run from the report folder: schemathesis keeps its .schemathesis cache in the cwd.
+    report_dir.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=report_dir)
     return FuzzResult(done.returncode, done.stdout + done.stderr)

@@ -51,6 +51,8 @@ VOCABULARY_BOUND = 51866
 MAX_PROMPT_CHARS = 4000
 MAX_LANGUAGE_CHARS = 64
 MAX_LICENSED_LANGUAGES = 500
+MAX_TIME_S = 7 * 24 * 3600.0
+"""Bound of ``start_s``/``end_s`` (finite; the media's own limits apply when it is decoded)."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,8 @@ class TranscriptionOptions:
     chunk_length_s: int = 30
     vad: bool = True
     batch_size: int = 8
+    start_s: float = 0.0
+    end_s: float | None = None
 
     def __post_init__(self) -> None:
         _check(self)
@@ -159,7 +163,14 @@ def _number(name: str, value: object) -> float:
 
 
 _INTEGERS = {"beam_size", "chunk_length_s", "batch_size"}
-_NUMBERS = {"patience", "compression_ratio_threshold", "log_prob_threshold", "no_speech_threshold"}
+_NUMBERS = {
+    "patience",
+    "compression_ratio_threshold",
+    "log_prob_threshold",
+    "no_speech_threshold",
+    "start_s",
+    "end_s",
+}
 
 
 def _coerce(name: str, value: Any) -> Any:
@@ -235,6 +246,13 @@ def _check(options: TranscriptionOptions) -> None:
     )
     if options.channels is not None:
         _check_ids("channels", options.channels, MAX_CHANNELS, 0, MAX_CHANNELS)
+    _in_range("start_s", options.start_s, 0.0, MAX_TIME_S)
+    if options.end_s is not None:
+        _in_range("end_s", options.end_s, 0.0, MAX_TIME_S)
+        if not options.start_s < options.end_s:
+            raise _invalid(
+                "end_s", f"({options.end_s:g} s) must be after start_s ({options.start_s:g} s)"
+            )
     licensed = options.licensed_languages
     if licensed is not None and len(licensed) > MAX_LICENSED_LANGUAGES:
         raise _invalid("licensed_languages", f"may hold at most {MAX_LICENSED_LANGUAGES} values")
