@@ -44,6 +44,7 @@ class ServerProcess:
             "AURAL_MODEL": "tiny.en",
             "AURAL_TASK_POLL_INTERVAL_S": "0.2",
             "AURAL_WEBHOOK_ALLOW_HOSTS": "",
+            "AURAL_GRPC_PORT": "0",  # HTTP faces only (several servers run side by side)
             **(env or {}),
         }
         self._log = self.log_path.open("wb")
