@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import audio_sets, machine, report
+from benchmarks import audio_sets, machine, report, streaming
 from benchmarks import plan as p
 from benchmarks.runner import Harness, child_env, http_unavailable
 
@@ -138,7 +138,7 @@ def skipped_systems(plan: p.Plan, systems: str | None) -> tuple[set[str], list[s
             raise SystemExit(f"unknown system(s) {sorted(chosen - known)}; known: {sorted(known)}")
         skip |= known - chosen
     if (reason := http_unavailable()) is not None:
-        skip.add(p.AURAL_HTTP)
+        skip |= {p.AURAL_HTTP, streaming.AURAL_HTTP_TWO}
         notes.append(reason)
     if importlib.util.find_spec("pywhispercpp") is None:
         skip |= {p.WHISPER_CPP, p.WHISPER_CPP_GREEDY}

@@ -23,6 +23,7 @@ FASTER_WHISPER = "faster-whisper"  # WhisperModel.transcribe, beam 5
 FASTER_WHISPER_GREEDY = "faster-whisper-greedy"  # the same with beam 1, for reference
 WHISPER_CPP = "whisper.cpp"  # pywhispercpp on the ggml converted from the same weights, beam 5
 WHISPER_CPP_GREEDY = "whisper.cpp-greedy"
+FASTER_WHISPER_BATCHED = "faster-whisper-batched"  # BatchedInferencePipeline, batch 8, beam 5
 
 SPEED_SYSTEMS = (AURAL_CLI, FASTER_WHISPER, WHISPER_CPP, AURAL_HTTP)
 
@@ -174,7 +175,12 @@ def full_plan(work: Path, reps: int, clip_repeats: int, threads: int, mode: str)
     spans = tuple(sets.switching_spans())
     lang_clips = sorted((sets.TEST_DATA / "lang").glob("*.flac"))
     librivox = sorted((sets.TEST_DATA / "librivox").glob("*.flac"))
-    long_systems = (*SPEED_SYSTEMS, FASTER_WHISPER_GREEDY, WHISPER_CPP_GREEDY)
+    long_systems = (
+        *SPEED_SYSTEMS,
+        FASTER_WHISPER_BATCHED,
+        FASTER_WHISPER_GREEDY,
+        WHISPER_CPP_GREEDY,
+    )
     rounds = (
         Round(
             "long", "base", long_systems, (_built_task("long", long, ("long",), "long"),), reps=reps
@@ -189,7 +195,7 @@ def full_plan(work: Path, reps: int, clip_repeats: int, threads: int, mode: str)
         Round(
             "short",
             "base",
-            SPEED_SYSTEMS,
+            (*SPEED_SYSTEMS, FASTER_WHISPER_BATCHED),
             tuple(_short_tasks(clip_repeats, lang_clips, librivox)),
             reps=reps,
             warmup=True,
@@ -211,7 +217,9 @@ def full_plan(work: Path, reps: int, clip_repeats: int, threads: int, mode: str)
         ),
         Round("no-speech", "base", SPEED_SYSTEMS, tuple(_no_speech_tasks(work, 60.0))),
     )
-    return Plan(mode=mode, threads=threads, rounds=rounds)
+    from benchmarks import streaming  # issue 12: memory by duration, server with two tasks
+
+    return Plan(mode=mode, threads=threads, rounds=rounds + streaming.rounds(work, long, reps))
 
 
 def smoke_plan(work: Path, threads: int) -> Plan:
@@ -237,7 +245,7 @@ def smoke_plan(work: Path, threads: int) -> Plan:
     lang = sets.TEST_DATA / "lang"
     long = replace(
         _built_task("long", mini, ("long", "minute"), "long"),
-        systems=(AURAL_CLI, FASTER_WHISPER, WHISPER_CPP),
+        systems=(AURAL_CLI, FASTER_WHISPER, WHISPER_CPP, FASTER_WHISPER_BATCHED),
     )
     tiny = (
         long,
@@ -257,8 +265,10 @@ def smoke_plan(work: Path, threads: int) -> Plan:
         *_switching_tasks(crop.path, crop.duration, crop.placed),
     )
     rounds = (
-        Round("tiny", "tiny.en", SPEED_SYSTEMS, tiny),
+        Round("tiny", "tiny.en", (*SPEED_SYSTEMS, FASTER_WHISPER_BATCHED), tiny),
         Round("minute", "tiny.en", (AURAL_PROCESS, FASTER_WHISPER), (replace(long, systems=None),)),
         Round("base", "base", (AURAL_CLI, FASTER_WHISPER), base),
     )
-    return Plan(mode="smoke", threads=threads, rounds=rounds)
+    from benchmarks import streaming
+
+    return Plan(mode="smoke", threads=threads, rounds=rounds + streaming.smoke_rounds(long))

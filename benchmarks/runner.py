@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 
 from benchmarks import plan as p
+from benchmarks import streaming
 from benchmarks.audio_sets import REPO_ROOT
 from benchmarks.systems import Output, call_record, interleaved, parse_aural_json
 
@@ -159,6 +160,10 @@ class Harness:
                 self._run_http(round_, tasks, record)
             elif system == p.AURAL_PROCESS:
                 self._run_cli_process(round_, tasks, record)
+            elif system == streaming.AURAL_HTTP_TWO:
+                streaming.run_server_two(
+                    round_, tasks, record, self.plan.threads, self.work, self.logs, self.timeout_s
+                )
             else:
                 self._run_worker(round_, rep, system, tasks, record)
         except Exception as exc:  # one failing system must not lose the others' numbers
@@ -237,7 +242,9 @@ class Harness:
                 raise RuntimeError(f"aural transcribe exited {code}:\n{_tail(err_file)}")
             record["peak_rss_mb"] = max(record["peak_rss_mb"] or 0.0, round(rss, 1))
             output = parse_aural_json(out_file.read_text(encoding="utf-8"))
-            record["calls"].append(call_record(task, repeat, wall, 0.0, output))
+            call = call_record(task, repeat, wall, 0.0, output)
+            call.update(peak_rss_mb=round(rss, 1), audio_s=task["duration"])  # per file
+            record["calls"].append(call)
 
     def _run_http(self, round_: p.Round, tasks: tuple[p.Task, ...], record: Record) -> None:
         """``aural serve`` on a loopback port, one synchronous DeepInfra request per call."""
