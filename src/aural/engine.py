@@ -10,7 +10,7 @@ from dataclasses import replace
 
 from aural.audio import Audio, MediaSource, decode_audio
 from aural.model_pool import ModelPool
-from aural.pipeline import ProgressCallback, Transcriber
+from aural.pipeline import ProgressCallback, SegmentCallback, Transcriber
 from aural.types import Transcript, TranscriptionOptions
 
 
@@ -27,8 +27,13 @@ def transcribe_media(
     pool: ModelPool,
     model: str | None = None,
     on_progress: ProgressCallback | None = None,
+    on_segment: SegmentCallback | None = None,
 ) -> Transcript:
-    """Decode ``source`` (unless it is already :class:`Audio`) and transcribe it."""
+    """Decode ``source`` (unless it is already :class:`Audio`) and transcribe it.
+
+    ``on_segment`` gets each segment as soon as it is final (timeline order per channel), for
+    the faces that stream; the returned transcript holds the same segments.
+    """
     options = with_deployment_licence(options, pool)
     loaded = pool.get(model)
     audio = (
@@ -36,4 +41,4 @@ def transcribe_media(
         if isinstance(source, Audio)
         else decode_audio(source, max_duration_s=pool.settings.max_duration_s)
     )
-    return Transcriber(loaded).transcribe(audio, options, on_progress)
+    return Transcriber(loaded).transcribe(audio, options, on_progress, on_segment)
