@@ -31,6 +31,8 @@ class LoadedModel:
     # Pieces of one transcription run side by side (CTranslate2 workers on CPU; 1 on GPU,
     # where batching does that job).
     parallelism: int = 1
+    # Most 30 s chunks one batched call decodes at once (None: the request's batch_size).
+    batch_limit: int | None = None
 
     @property
     def multilingual(self) -> bool:
@@ -93,7 +95,12 @@ class ModelPool:
             parallelism = settings.resolved_model_workers
         kwargs["num_workers"] = max(parallelism, settings.resolved_workers_per_model)
         whisper = WhisperModel(path, **kwargs)
-        return LoadedModel(name, path, whisper, device, compute_type, parallelism)
+        # Peak memory grows with the chunks decoded at once over all of the model's calls
+        # (beam-search state per chunk, about 80 MB each for base): on CPU they are shared out.
+        limit = None
+        if device == "cpu":
+            limit = max(1, settings.batch_chunks // kwargs["num_workers"])
+        return LoadedModel(name, path, whisper, device, compute_type, parallelism, limit)
 
 
 @lru_cache(maxsize=1)

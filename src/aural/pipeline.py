@@ -190,8 +190,11 @@ class Transcriber:
             raw: Iterable[WhisperSegment] = decode_window(whisper, window, run.language, options)
             timeline = gathered
         elif path == "batched":
+            batch = options.batch_size
+            if self.model.batch_limit is not None:
+                batch = min(batch, self.model.batch_limit)
             raw = decode_batched(
-                whisper, channel.samples, run.regions, run.language, options, options.batch_size
+                whisper, channel.samples, run.regions, run.language, options, batch
             )
             timeline = SpeechTimestampsMap(
                 [{"start": 0, "end": channel.samples.shape[0]}], SAMPLE_RATE
