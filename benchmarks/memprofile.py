@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     loaded = stage("model load", lambda: get_model_pool().get(args.model), rows)
     audio = stage("decode", lambda: decode_audio(args.audio), rows)
     channel = select_channels(audio, None, TranscriptionOptions().channel_mode)[0]
-    regions = stage("vad", lambda: find_speech(channel.samples, True), rows)
+    regions = stage("vad", lambda: find_speech(channel.samples, True, loaded.speech), rows)
     stage("gather", lambda: gather(channel.samples, regions), rows)
     if not args.skip_transcribe:
         options = TranscriptionOptions()

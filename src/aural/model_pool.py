@@ -17,6 +17,7 @@ from faster_whisper import WhisperModel
 
 from aural.config import Settings, get_settings
 from aural.models import resolve_model_path
+from aural.speech import SpeechDetector
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,8 @@ class LoadedModel:
     name: str
     path: str
     whisper: WhisperModel
+    # The speech detector the pipeline gates decoding with (shared by the pool's models).
+    speech: SpeechDetector
     device: str
     compute_type: str
     # Pieces of one transcription run side by side (CTranslate2 workers on CPU; 1 on GPU,
@@ -58,6 +61,7 @@ class ModelPool:
         self._models: dict[tuple[str, ...], LoadedModel] = {}
         self._guard = threading.Lock()
         self._loading: dict[tuple[str, ...], threading.Lock] = {}
+        self._speech: SpeechDetector | None = None
 
     @property
     def settings(self) -> Settings:
@@ -100,7 +104,13 @@ class ModelPool:
         limit = None
         if device == "cpu":
             limit = max(1, settings.batch_chunks // kwargs["num_workers"])
-        return LoadedModel(name, path, whisper, device, compute_type, parallelism, limit)
+        with self._guard:
+            if self._speech is None:
+                self._speech = SpeechDetector()
+            speech = self._speech
+        return LoadedModel(
+            name, path, whisper, speech, device, compute_type, parallelism, batch_limit=limit
+        )
 
 
 @lru_cache(maxsize=1)
