@@ -56,3 +56,13 @@ def test_decoded_samples_match_faster_whispers_decoder() -> None:
     assert audio.samples.shape[1] == left.shape[0]
     assert np.allclose(audio.samples[0], left, atol=1e-4)
     assert np.allclose(audio.samples[1], right, atol=1e-4)
+
+
+def test_streamed_segments_of_a_time_range_are_on_the_media_timeline(pool: ModelPool) -> None:
+    streamed: list[Segment] = []
+    transcript = aural.transcribe(
+        DATA / "jfk.flac", pool=pool, start_s=3.0, end_s=11.0, on_segment=streamed.append
+    )
+    assert transcript.segments
+    assert transcript.segments[0].start >= 3.0
+    assert sorted(map(_key, streamed)) == sorted(map(_key, transcript.segments))

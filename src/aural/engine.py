@@ -9,12 +9,12 @@ from __future__ import annotations
 import ctypes
 from collections.abc import Callable
 from dataclasses import replace
-from functools import lru_cache
+from functools import lru_cache, partial
 
-from aural.audio import Audio, MediaSource, decode_audio
+from aural.audio import Audio, MediaSource, clip, decode_audio
 from aural.model_pool import ModelPool
-from aural.pipeline import ProgressCallback, SegmentCallback, Transcriber
-from aural.types import Transcript, TranscriptionOptions
+from aural.pipeline import ProgressCallback, SegmentCallback, Transcriber, validate_options
+from aural.types import Segment, Transcript, TranscriptionOptions, Word
 
 
 def with_deployment_licence(options: TranscriptionOptions, pool: ModelPool) -> TranscriptionOptions:
@@ -45,10 +45,45 @@ def transcribe_media(
         else decode_audio(source, max_duration_s=pool.settings.max_duration_s)
     )
     try:
+        if options.start_s > 0 or options.end_s is not None:
+            validate_options(options)
+            part = clip(audio, options.start_s, options.end_s)
+            offset = options.start_s
+            streamed: SegmentCallback | None = None
+            if on_segment is not None:
+                streamed = partial(_emit_shifted, on_segment, offset)
+            transcript = Transcriber(loaded).transcribe(part, options, on_progress, streamed)
+            return shifted(transcript, offset)
         return Transcriber(loaded).transcribe(audio, options, on_progress, on_segment)
     finally:
-        del audio
         release_freed_memory()
+
+
+def _emit_shifted(callback: SegmentCallback, offset_s: float, segment: Segment) -> None:
+    callback(_shifted_segment(segment, offset_s))
+
+
+def _shifted_segment(segment: Segment, offset_s: float) -> Segment:
+    def word(w: Word) -> Word:
+        return replace(w, start=round(w.start + offset_s, 3), end=round(w.end + offset_s, 3))
+
+    return replace(
+        segment,
+        start=round(segment.start + offset_s, 3),
+        end=round(segment.end + offset_s, 3),
+        words=tuple(word(w) for w in segment.words),
+    )
+
+
+def shifted(transcript: Transcript, offset_s: float) -> Transcript:
+    """``transcript`` of a clip starting ``offset_s`` into the media, on the media's timeline.
+
+    ``duration`` stays the length of the audio processed (the clip).
+    """
+    if offset_s <= 0:
+        return transcript
+    segments = tuple(_shifted_segment(s, offset_s) for s in transcript.segments)
+    return replace(transcript, segments=segments)
 
 
 @lru_cache(maxsize=1)
