@@ -156,6 +156,9 @@ class Item:
     language: str | None = None  # the expected language (None: several, or no speech)
     reference: str = ""  # the spoken text (mono); "" for negatives
     channel_references: list[str] = field(default_factory=list)  # stereo: one per channel
+    channel_paths: list[str] = field(default_factory=list)  # stereo: each channel as mono file
+    late_alone_path: str = ""  # stereo: the late channel's speech without its late start
+    late_alone_duration: float = 0.0
     clip: str = ""  # clip items: the clip's name
     variant: str = ""  # clip items: "alone", "silence-27", ...
     base: str = ""  # clip items: id of the clip alone
@@ -380,7 +383,7 @@ class Builder:
                 True,
             )
         ]
-        for i, (clip_id, text) in enumerate(librivox_clips()):
+        for clip_id, text in librivox_clips():
             clips.append(
                 Clip(
                     f"librivox-{clip_id.rsplit('-', 1)[-1]}",
@@ -388,7 +391,7 @@ class Builder:
                     text,
                     load(LIBRIVOX / f"{clip_id}.wav"),
                     f"pocketsphinx-testdata librivox/{clip_id}.wav",
-                    i == 0,
+                    False,
                 )
             )
         for lang in VOICES:
@@ -402,7 +405,7 @@ class Builder:
                         text,
                         load(prompt_path(lang, name)),
                         f"asterisk-core-sounds-{lang}-wav {VOICES[lang]}/{name}.wav",
-                        i == 0,
+                        i == 0 and lang == "es",  # the language issue 10 saw go wrong
                     )
                 )
         tmp = self.out / "tmp"
@@ -479,6 +482,8 @@ class Builder:
         late = [by_name["jfk"], by_name["espeak-en-croak"]]
         right_speech = np.concatenate([late[0].samples, silence(0.6), late[1].samples])
         right_text = f"{late[0].text} {late[1].text}"
+        late_alone = "stereo/late-speech-alone.wav"
+        write(self.out / late_alone, right_speech)
         for variant, lead, quick in (
             ("silence", silence(LATE_START_S), True),
             ("pink-50dB", pink_noise(LATE_START_S, -50.0, seed=self.seed * 1000 + 999), False),
@@ -488,6 +493,10 @@ class Builder:
             both = np.zeros((n, 2), np.float32)
             both[: left.size, 0] = left
             both[: right.size, 1] = right
+            channel_paths = []
+            for channel in range(2):
+                channel_paths.append(f"stereo/late-{variant}.ch{channel}.wav")
+                write(self.out / channel_paths[-1], both[:, channel])
             self.add(
                 Item(
                     id=f"stereo/late-{variant}",
@@ -497,6 +506,9 @@ class Builder:
                     channels=2,
                     language="en",
                     channel_references=[" ".join(left_text), right_text],
+                    channel_paths=channel_paths,
+                    late_alone_path=late_alone,
+                    late_alone_duration=round(right_speech.size / RATE, 4),
                     speech_start=LATE_START_S,
                     source="channel 0: asterisk-en and LibriVox clips; channel 1 after "
                     f"{LATE_START_S:g} s of {variant}: jfk, espeak-ng en+croak",
@@ -565,7 +577,7 @@ class Builder:
         for lang, prompts in lids.items():
             chosen = [p for p in prompts if p[2] >= LID_MIN_S]
             self.lid_counts[lang] = len(chosen)
-            quick = set(rng.sample(range(len(chosen)), min(15, len(chosen))))
+            quick = set(rng.sample(range(len(chosen)), min(8, len(chosen))))
             for i, (name, text, seconds) in enumerate(chosen):
                 self.add(
                     Item(

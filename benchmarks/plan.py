@@ -23,8 +23,29 @@ FASTER_WHISPER = "faster-whisper"  # WhisperModel.transcribe, beam 5
 FASTER_WHISPER_GREEDY = "faster-whisper-greedy"  # the same with beam 1, for reference
 WHISPER_CPP = "whisper.cpp"  # pywhispercpp on the ggml converted from the same weights, beam 5
 WHISPER_CPP_GREEDY = "whisper.cpp-greedy"
+# The previous release's aural (issue 10's speed cost), run from its own source tree with this
+# venv: ``--previous REF`` (benchmarks/fidelity.py).
+AURAL_PREVIOUS = "aural-previous"
 
 SPEED_SYSTEMS = (AURAL_CLI, FASTER_WHISPER, WHISPER_CPP, AURAL_HTTP)
+
+
+@dataclass(frozen=True)
+class FidelityRole:
+    """What a task of the fidelity set is (issue 10), so the report can pair it up.
+
+    ``kind`` is the manifest's (clip, stereo, runs, lid, negative); a clip variant compares with
+    the task of its ``clip`` whose ``variant`` is "alone". ``channel`` is set on a baseline's task
+    that gets one channel of a stereo file as a mono file.
+    """
+
+    kind: str
+    item: str
+    clip: str = ""
+    variant: str = ""
+    channel_references: tuple[str, ...] = ()
+    channel: int | None = None
+    language: str = ""  # what is spoken ("" for several, or nothing)
 
 
 @dataclass(frozen=True)
@@ -44,6 +65,7 @@ class Task:
     expected_language: str | None = None
     spans: tuple[sets.Placed, ...] = ()
     systems: tuple[str, ...] | None = None  # None: every system of the round
+    fidelity: FidelityRole | None = None
 
     def runs_on(self, system: str) -> bool:
         return self.systems is None or system in self.systems
@@ -175,7 +197,7 @@ def full_plan(work: Path, reps: int, clip_repeats: int, threads: int, mode: str)
     lang_clips = sorted((sets.TEST_DATA / "lang").glob("*.flac"))
     librivox = sorted((sets.TEST_DATA / "librivox").glob("*.flac"))
     long_systems = (*SPEED_SYSTEMS, FASTER_WHISPER_GREEDY, WHISPER_CPP_GREEDY)
-    rounds = (
+    rounds: tuple[Round, ...] = (
         Round(
             "long", "base", long_systems, (_built_task("long", long, ("long",), "long"),), reps=reps
         ),
@@ -211,6 +233,9 @@ def full_plan(work: Path, reps: int, clip_repeats: int, threads: int, mode: str)
         ),
         Round("no-speech", "base", SPEED_SYSTEMS, tuple(_no_speech_tasks(work, 60.0))),
     )
+    from benchmarks import fidelity  # it builds on this module's tasks and rounds
+
+    rounds += fidelity.rounds(work, reps, clip_repeats, mode == "quick", long, minute)
     return Plan(mode=mode, threads=threads, rounds=rounds)
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks import metrics
+from benchmarks import fidelity, metrics
 from benchmarks import plan as p
 
 Record = dict[str, Any]
@@ -212,6 +212,7 @@ def summarise(plan: p.Plan, records: list[Record]) -> Summary:
         "stereo_split": _time_ratio(calls, tasks, "stereo-both", "stereo-one"),
         "switching_cost": _time_ratio(calls, tasks, "switch-on", "switch-off"),
         "no_speech": _no_speech(calls, tasks),
+        "fidelity": fidelity.summarise(calls, tasks),
     }
 
 
@@ -276,6 +277,7 @@ def ratios(s: Summary) -> dict[str, Any]:
         "wer_points": wer,
         "issue_6": issue6_goals(s),
         "issue_2": issue2_figures(s),
+        "issue_10": fidelity.goals(s.get("fidelity") or {}),
     }
 
 
@@ -546,6 +548,7 @@ def render_markdown(result: dict[str, Any]) -> str:
                     ]
                 )
     out += _table(["input", "system", "words", "output (start)"], rows)
+    out += fidelity.render(s.get("fidelity") or {}, r.get("issue_10") or [], meta)
     machine = meta["machine"]
     out += ["", "## Machine", ""]
     out += [
