@@ -134,7 +134,7 @@ class Transcriber:
 
         Speech that fits one window is encoded here once; detection and decoding share it.
         """
-        regions = find_speech(channel.samples, options.vad)
+        regions = find_speech(channel.samples, options.vad, self.model.speech)
         if not regions:
             return []
         allowed = normalise_language_set(options.licensed_languages)
