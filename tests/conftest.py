@@ -21,6 +21,9 @@ from aural.config import Settings
 from aural.model_pool import ModelPool
 
 DATA = Path(__file__).parent / "data"
+# `aural serve` processes started by tests serve no gRPC unless a test asks (the default port
+# 8080 is fixed and would clash between servers).
+os.environ.setdefault("AURAL_GRPC_PORT", "0")
 # A PostgreSQL database the tests may create databases from (trust auth on the test machines).
 POSTGRES_ADMIN_URL = os.environ.get(
     "AURAL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -21,6 +21,7 @@ from aural.errors import (
     ChannelOutOfRangeError,
     EmptyMediaError,
     InvalidMediaError,
+    InvalidOptionError,
     MediaTooLongError,
     NoAudioStreamError,
     TruncatedMediaError,
@@ -208,3 +209,37 @@ def select_channels(
         mixed = audio.samples[selected].mean(axis=0, dtype=np.float32)
         return [ChannelAudio(selected[0] if len(selected) == 1 else 0, mixed)]
     return [ChannelAudio(index, audio.samples[index]) for index in selected]
+
+
+def clip(audio: Audio, start_s: float, end_s: float | None) -> Audio:
+    """The part of ``audio`` from ``start_s`` to ``end_s`` (``None``: to the end)."""
+    if start_s <= 0 and end_s is None:
+        return audio
+    if start_s >= audio.duration:
+        raise InvalidOptionError(
+            f"the time range starts at {start_s:g} s, after the end of the audio "
+            f"({audio.duration:.2f} s)",
+            option="start_s",
+        )
+    first = round(start_s * SAMPLE_RATE)
+    last = None if end_s is None else round(end_s * SAMPLE_RATE)
+    return Audio(np.ascontiguousarray(audio.samples[:, first:last]))
+
+
+def probe_channels(path: str | os.PathLike[str]) -> int:
+    """The channel count of the first audio stream, from the header (nothing is decoded).
+
+    Faces that accept mono only ask this before queueing; unreadable media raises the same
+    errors as :func:`decode_audio` does.
+    """
+    name = _describe(path)
+    if Path(path).stat().st_size == 0:
+        raise EmptyMediaError(f"{name}: the file is empty")
+    try:
+        container = av.open(os.fspath(path), mode="r")
+    except av.error.FFmpegError as exc:
+        raise InvalidMediaError(f"{name}: not a media file FFmpeg can read") from exc
+    with container:
+        if not container.streams.audio:
+            raise NoAudioStreamError(f"{name}: the media has no audio stream")
+        return int(container.streams.audio[0].channels or 1)

@@ -65,6 +65,16 @@ class Settings(BaseSettings):
     # --- the server (aural serve) and its embedded job system ---
     host: str = Field(default="127.0.0.1", description="Address `aural serve` binds to.")
     port: int = Field(default=8000, ge=0, le=65535, description="Port `aural serve` listens on.")
+    grpc_port: int = Field(
+        default=8080,
+        ge=0,
+        le=65535,
+        description="Port of the Phonexia gRPC face of `aural serve` (same host); 0 turns it off.",
+    )
+    grpc_tls_cert: Path | None = Field(
+        default=None, description="PEM certificate chain: gRPC over TLS (with grpc_tls_key)."
+    )
+    grpc_tls_key: Path | None = Field(default=None, description="PEM private key of the cert.")
     store_url: str | None = Field(
         default=None,
         description="SQLAlchemy URL of the task store; unset is SQLite in the data directory.",

@@ -42,7 +42,7 @@ _TRANSCRIBE_DEFAULTS = inspect.signature(WhisperModel.transcribe).parameters
 class EncodedWindow:
     """Speech that fits one window: its features and the encoder's output for them."""
 
-    features: np.ndarray
+    features: np.ndarray[Any, Any]  # bare ndarray is an error on numpy 1.x stubs
     encoder_output: ctranslate2.StorageView
 
 
@@ -69,6 +69,16 @@ def encode_window(
     # generate_segments reads the content length from the features: only the speech counts.
     content_frames = int(np.ceil(seconds * _FRAMES_PER_S)) + 1
     return EncodedWindow(features[:, :content_frames], encoder_output)
+
+
+def no_speech_probability(whisper: WhisperModel, window: EncodedWindow) -> float:
+    """Whisper's probability that an encoded window holds no speech (its <|nospeech|> token at
+    the start of the transcript), as faster-whisper's silence rule reads it."""
+    prompt = [whisper.hf_tokenizer.token_to_id("<|startoftranscript|>")]
+    result = whisper.model.generate(
+        window.encoder_output, [prompt], max_length=2, return_no_speech_prob=True
+    )[0]
+    return float(result.no_speech_prob)
 
 
 def rank_languages(

@@ -25,23 +25,28 @@ from aural.decoder import (
     decode_window,
     encode_window,
     fits_one_window,
+    no_speech_probability,
     pack_chunks,
     rank_languages,
 )
 from aural.errors import InvalidOptionError, UnsupportedLanguageError
+from aural.language_id import Ranker, Ranking, decide
 from aural.languages import (
     ensure_licensed,
-    most_probable_allowed,
     normalise_language_set,
     parse_language_option,
 )
 from aural.model_pool import LoadedModel
-from aural.speech import SpeechRegion, find_speech, gather
-from aural.switching import LanguageRun, Ranking, plan_runs
+from aural.speech import SpeechRegion, gather, map_speech, windows
+from aural.switching import LanguageRun, plan_runs
 from aural.types import ChannelInfo, Segment, Transcript, TranscriptionOptions, Word
 
 DecodePath = Literal["window", "batched", "sequential"]
 """One trimmed encoder pass; batched chunks; Whisper's own sequential loop (batch_size 0)."""
+
+# The second look at stretches the VAD left out (see speech.SpeechMap): kept as speech when
+# Whisper's no-speech probability for them is below this.
+SECOND_LOOK_NO_SPEECH = 0.5
 
 # Encoder context (s) of a language detection that does not also decode: language ID holds on
 # shorter padding than decoding does (see benchmarks/results/2026-11-21-levers.md).
@@ -64,6 +69,13 @@ def validate_options(options: TranscriptionOptions) -> None:
         raise InvalidOptionError("temperature must be between 0 and 1", option="temperature")
     if options.patience <= 0:
         raise InvalidOptionError("patience must be positive", option="patience")
+    if not 0.0 <= options.start_s < math.inf:
+        raise InvalidOptionError("start_s must be a non-negative time in seconds", option="start_s")
+    if options.end_s is not None and not options.start_s < options.end_s < math.inf:
+        raise InvalidOptionError(
+            f"end_s ({options.end_s:g} s) must be after start_s ({options.start_s:g} s)",
+            option="end_s",
+        )
 
 
 class Transcriber:
@@ -134,31 +146,77 @@ class Transcriber:
 
         Speech that fits one window is encoded here once; detection and decoding share it.
         """
-        regions = find_speech(channel.samples, options.vad, self.model.speech)
+        found = map_speech(channel.samples, options.vad, self.model.speech)
+        regions = sorted(
+            found.regions + self._heard_by_whisper(channel.samples, found.unsure),
+            key=lambda region: region.start,
+        )
         if not regions:
             return []
         allowed = normalise_language_set(options.licensed_languages)
+        ranker = Ranker(quick=self._rank, full=self._rank_full, by_decoding=self._score_by_decoding)
         if options.language_switching and requested is None:
             with _Workers(self.model.parallelism) as workers:
-                return plan_runs(channel.samples, regions, self._rank, allowed, workers.map)
+                return plan_runs(channel.samples, regions, ranker, allowed, workers.map)
         speech = gather(channel.samples, regions)
         window = None
         if fits_one_window(speech.shape[0], options.chunk_length_s):
             window = encode_window(self.model.whisper, speech)
         if requested is not None:
             return [LanguageRun(requested, 1.0, tuple(regions), window)]
-        ranking = (
-            rank_languages(self.model.whisper, window.encoder_output)
-            if window
-            else self._rank(speech)
-        )
-        language, probability = most_probable_allowed(list(ranking.items()), allowed)
+        first = rank_languages(self.model.whisper, window.encoder_output) if window else None
+        language, probability = decide(speech, ranker, allowed, first)
         return [LanguageRun(language, probability, tuple(regions), window)]
 
+    def _heard_by_whisper(self, samples: Samples, unsure: list[SpeechRegion]) -> list[SpeechRegion]:
+        """The unsure stretches in which Whisper itself hears speech.
+
+        They are grouped into windows (one encoder pass each, so the cost is bounded by the
+        length of what the VAD left out); a window is kept whole when Whisper's no-speech
+        probability for it is below ``SECOND_LOOK_NO_SPEECH``. Decoding then applies Whisper's
+        own silence rules to every segment, as for any region.
+        """
+        if not unsure:
+            return []
+        whisper = self.model.whisper
+        groups = windows(unsure, WINDOW_S - 1.0)
+
+        def heard(group: list[SpeechRegion]) -> bool:
+            window = encode_window(whisper, gather(samples, group))
+            return no_speech_probability(whisper, window) < SECOND_LOOK_NO_SPEECH
+
+        with _Workers(self.model.parallelism) as workers:
+            verdicts = workers.map(heard, groups)
+        return [r for group, kept in zip(groups, verdicts, strict=True) if kept for r in group]
+
     def _rank(self, speech: Samples) -> Ranking:
-        """Whisper's language probabilities for (the first window of) ``speech``."""
+        """Whisper's language probabilities for (the first window of) ``speech``, on the
+        shortest encoder context that language ID holds on."""
+        return self._rank_on(speech, DETECTION_CONTEXT_S)
+
+    def _rank_full(self, speech: Samples) -> Ranking:
+        """The same on Whisper's full 30 s context: the second look when the first is close."""
+        return self._rank_on(speech, WINDOW_S)
+
+    def _score_by_decoding(self, speech: Samples, candidates: Sequence[str]) -> dict[str, float]:
+        """The mean token log-probability of a greedy transcript of (the first window of)
+        ``speech`` in each candidate: one full-context encoding, a decode per candidate."""
         head = speech[: int((WINDOW_S - 1) * SAMPLE_RATE)]
-        window = encode_window(self.model.whisper, head, DETECTION_CONTEXT_S)
+        window = encode_window(self.model.whisper, head, WINDOW_S)
+        greedy = TranscriptionOptions(beam_size=1, temperature=(0.0,), vad=False)
+
+        def mean_log_probability(language: str) -> float:
+            segments = list(decode_window(self.model.whisper, window, language, greedy))
+            tokens = sum(len(s.tokens) for s in segments)
+            if not tokens:
+                return -math.inf
+            return float(sum(s.avg_logprob * len(s.tokens) for s in segments)) / tokens
+
+        return {language: mean_log_probability(language) for language in candidates}
+
+    def _rank_on(self, speech: Samples, context_s: float) -> Ranking:
+        head = speech[: int((WINDOW_S - 1) * SAMPLE_RATE)]
+        window = encode_window(self.model.whisper, head, context_s)
         return rank_languages(self.model.whisper, window.encoder_output)
 
     def _decode_run(

@@ -13,8 +13,8 @@ from contextlib import asynccontextmanager
 from anyio import to_thread
 from fastapi import FastAPI
 
-from aural import __version__
-from aural.api import deepinfra, health, openai, phonexia
+from aural import __version__, web
+from aural.api import deepinfra, health, openai, phonexia, tasks
 from aural.api.errors import install_error_handlers
 from aural.api.middleware import RequestContextMiddleware
 from aural.api.services import build_services
@@ -28,6 +28,8 @@ DESCRIPTION = """Self-hosted Whisper speech-to-text with three faces over one jo
 * **DeepInfra** inference: `POST /v1/inference/openai/whisper-{model}`;
 * **OpenAI** audio API: `POST /v1/audio/transcriptions`, `POST /v1/audio/translations`.
 
+The web page to transcribe and read transcripts is at `/`.
+
 Send an API key as `Authorization: Bearer KEY` unless the server runs without keys on loopback.
 """
 
@@ -38,10 +40,14 @@ def register_webhook_payloads(webhooks: TaskWebhooks) -> None:
     webhooks.register(deepinfra.FACE, deepinfra.webhook_payload)
 
 
-def create_app(settings: Settings | None = None, *, pool: ModelPool | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, pool: ModelPool | None = None, serve_grpc: bool = False
+) -> FastAPI:
     """The app for ``settings`` (the environment's by default).
 
-    ``pool`` lets an embedding process share its loaded models with the server.
+    ``pool`` lets an embedding process share its loaded models with the server. With
+    ``serve_grpc`` (``aural serve``) the lifespan also runs the Phonexia gRPC face on
+    ``settings.grpc_port`` (unless 0), on the same event loop and services.
     """
     settings = settings or get_settings()
 
@@ -55,9 +61,18 @@ def create_app(settings: Settings | None = None, *, pool: ModelPool | None = Non
             await to_thread.run_sync(services.close)
             raise
         app.state.services = services
+        grpc_server = None
         try:
+            if serve_grpc and settings.grpc_port:
+                from aural.grpc.server import GrpcServer  # grpcio only where it is served
+
+                grpc_server = GrpcServer(services)
+                await grpc_server.start()
+            app.state.grpc = grpc_server
             yield
         finally:
+            if grpc_server is not None:
+                await grpc_server.stop()
             await to_thread.run_sync(services.close)
 
     app = FastAPI(
@@ -69,7 +84,9 @@ def create_app(settings: Settings | None = None, *, pool: ModelPool | None = Non
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(phonexia.router)
+    app.include_router(tasks.router)
     app.include_router(deepinfra.router)
     app.include_router(openai.router)
     app.include_router(health.router)
+    web.install(app)  # the web page at "/", its assets under /web
     return app
