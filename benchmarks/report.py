@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks import metrics, streaming
+from benchmarks import fidelity, metrics, streaming
 from benchmarks import plan as p
 
 Record = dict[str, Any]
@@ -219,6 +219,7 @@ def summarise(plan: p.Plan, records: list[Record]) -> Summary:
         "switching_cost": _time_ratio(calls, tasks, "switch-on", "switch-off"),
         "no_speech": _no_speech(calls, tasks),
         "streaming": streaming.summarise(records),
+        "fidelity": fidelity.summarise(calls, tasks),
     }
 
 
@@ -289,6 +290,7 @@ def ratios(s: Summary) -> dict[str, Any]:
         "issue_6": issue6_goals(s),
         "issue_12": streaming.goals(s),
         "issue_2": issue2_figures(s),
+        "issue_10": fidelity.goals(s.get("fidelity") or {}),
     }
 
 
@@ -560,6 +562,7 @@ def render_markdown(result: dict[str, Any]) -> str:
                     ]
                 )
     out += _table(["input", "system", "words", "output (start)"], rows)
+    out += fidelity.render(s.get("fidelity") or {}, r.get("issue_10") or [], meta)
     machine = meta["machine"]
     out += ["", "## Machine", ""]
     out += [

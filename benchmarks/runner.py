@@ -114,6 +114,7 @@ class Harness:
         ggml_paths: dict[str, str],
         log: Log,
         timeout_s: float | None = None,
+        system_env: dict[str, dict[str, str]] | None = None,
     ) -> None:
         self.plan = plan
         self.work = work
@@ -121,6 +122,8 @@ class Harness:
         self.ggml_paths = ggml_paths
         self.log = log
         self.timeout_s = timeout_s
+        # Extra environment per system: aural-previous's PYTHONPATH (its own source tree).
+        self.system_env = system_env or {}
         # Per run, so that runs sharing a work directory (a smoke test during a full run)
         # never read each other's job files.
         (work / "logs").mkdir(parents=True, exist_ok=True)
@@ -182,6 +185,7 @@ class Harness:
             "threads": self.plan.threads,
             "warmup": round_.warmup,
             "tasks": [task_dict(t) for t in tasks],
+            "aural_src": self.system_env.get(system, {}).get("PYTHONPATH"),
         }
 
     def _run_worker(
@@ -198,7 +202,7 @@ class Harness:
             proc = subprocess.Popen(
                 command,
                 cwd=REPO_ROOT,
-                env=child_env(self.plan.threads),
+                env={**child_env(self.plan.threads), **self.system_env.get(system, {})},
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
@@ -352,6 +356,6 @@ def _wait_ready(base_url: str, proc: subprocess.Popen[bytes], log_file: Path) ->
 def task_dict(task: p.Task) -> dict[str, Any]:
     """A task as the JSON a worker reads (spans and references stay with the parent)."""
     data = asdict(task)
-    for heavy in ("spans", "reference"):
+    for heavy in ("spans", "reference", "fidelity"):
         data.pop(heavy)
     return data
