@@ -158,6 +158,35 @@ def decode_audio(
     return Audio(samples)
 
 
+class _SampleBuffer:
+    """Decoded samples ``[channels, frames]`` written in place as frames arrive.
+
+    Sized from the header's duration when it gives one (pages never written are never resident),
+    grown by half when the media runs longer: the samples are held once, where a list of frames
+    joined at the end held them twice at the peak.
+    """
+
+    def __init__(self, channels: int, expected_frames: int) -> None:
+        self._data: Samples = np.empty((channels, max(expected_frames, SAMPLE_RATE)), np.float32)
+        self.frames = 0
+
+    @property
+    def channels(self) -> int:
+        return int(self._data.shape[0])
+
+    def append(self, chunk: Samples) -> None:
+        end = self.frames + chunk.shape[1]
+        if end > self._data.shape[1]:
+            grown = np.empty((self.channels, max(end, self._data.shape[1] * 3 // 2)), np.float32)
+            grown[:, : self.frames] = self._data[:, : self.frames]
+            self._data = grown
+        self._data[:, self.frames : end] = chunk
+        self.frames = end
+
+    def samples(self) -> Samples:
+        return self._data[:, : self.frames]
+
+
 def _decode_stream(
     container: av.container.InputContainer,
     stream: av.AudioStream,
@@ -170,8 +199,10 @@ def _decode_stream(
     # to_ndarray() on planar fltp frames of 8 or more channels reads past its plane pointers
     # (a segfault, not an error).
     resampler = av.AudioResampler(format="flt", rate=SAMPLE_RATE)
-    chunks: list[Samples] = []
+    buffer: _SampleBuffer | None = None
     frames = 0
+    declared = probe_duration(container, stream)
+    expected = int((declared or 0.0) * SAMPLE_RATE) + SAMPLE_RATE
     limit = None if max_duration_s is None else int(max_duration_s * SAMPLE_RATE)
     try:
         for packet in container.demux(stream):
@@ -186,25 +217,29 @@ def _decode_stream(
             for frame in packet.decode():
                 for out in resampler.resample(frame):
                     chunk = _planar(out)
-                    if chunks and chunk.shape[0] != chunks[0].shape[0]:
+                    if buffer is None:
+                        buffer = _SampleBuffer(chunk.shape[0], expected)
+                    if chunk.shape[0] != buffer.channels:
                         continue  # a mid-stream layout change; keep the first layout
-                    chunks.append(chunk)
-                    frames += chunk.shape[1]
+                    buffer.append(chunk)
+                    frames = buffer.frames
             if limit is not None and frames > limit:
                 raise MediaTooLongError(
                     f"{name}: the media is over the {max_duration_s:.0f} s limit",
                     max_duration_s=max_duration_s,
                 )
-            if memory_budget_bytes is not None and chunks:
+            if memory_budget_bytes is not None and buffer is not None:
                 check_memory_budget(
-                    name, frames / SAMPLE_RATE, chunks[0].shape[0], memory_budget_bytes
+                    name, frames / SAMPLE_RATE, buffer.channels, memory_budget_bytes
                 )
             if on_progress is not None and frames:
                 on_progress(frames / SAMPLE_RATE)
         for out in resampler.resample(None):
             tail = _planar(out)
-            if not chunks or tail.shape[0] == chunks[0].shape[0]:
-                chunks.append(tail)
+            if buffer is None:
+                buffer = _SampleBuffer(tail.shape[0], expected)
+            if tail.shape[0] == buffer.channels:
+                buffer.append(tail)
     except av.error.FFmpegError as exc:
         if frames == 0:
             raise InvalidMediaError(f"{name}: the audio stream cannot be decoded") from exc
@@ -212,9 +247,9 @@ def _decode_stream(
             f"{name}: decoding broke off after {frames / SAMPLE_RATE:.1f} s (truncated or corrupt)",
             decoded_s=round(frames / SAMPLE_RATE, 3),
         ) from exc
-    if not chunks:
+    if buffer is None:
         return np.zeros((stream.channels or 1, 0), dtype=np.float32)
-    return np.ascontiguousarray(np.concatenate(chunks, axis=1), dtype=np.float32)
+    return buffer.samples()
 
 
 def _planar(frame: av.AudioFrame) -> Samples:

@@ -85,6 +85,12 @@ class Settings(BaseSettings):
         default=None,
         description="SQLAlchemy URL of the task store; unset is SQLite in the data directory.",
     )
+    batch_chunks: int = Field(
+        default=8,
+        ge=1,
+        description="30 s chunks decoded at once over all CPU workers of one model (memory "
+        "grows with it, ~80 MB per chunk for base); each call batches its share.",
+    )
     workers: int | None = Field(
         default=None,
         ge=0,

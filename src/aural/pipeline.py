@@ -58,6 +58,10 @@ _R = TypeVar("_R")
 ProgressCallback = Callable[[float, float], None]
 """Called with (seconds of audio done, seconds in all) as decoding advances."""
 
+SegmentCallback = Callable[[Segment], None]
+"""Called with each segment once it is final, in timeline order per channel (see
+:class:`_Emitter`); the faces that stream (gRPC) send it on before the transcription ends."""
+
 
 def check_vocabulary(options: TranscriptionOptions, model: LoadedModel) -> None:
     """Refuse ``suppress_tokens`` past the loaded model's vocabulary before CTranslate2 sees them.
@@ -87,7 +91,9 @@ class Transcriber:
         audio: Audio,
         options: TranscriptionOptions,
         on_progress: ProgressCallback | None = None,
+        on_segment: SegmentCallback | None = None,
     ) -> Transcript:
+        """The whole transcript; ``on_progress`` and ``on_segment`` report as decoding goes."""
         check_vocabulary(options, self.model)
         requested = self._requested_language(options)
         channels = select_channels(audio, options.channels, options.channel_mode)
@@ -96,7 +102,10 @@ class Transcriber:
             plans = workers.map(lambda c: self._plan_runs(c, options, requested), channels)
             jobs = decode_jobs(channels, plans, options, self.model.parallelism)
             progress.expect(jobs)
-            decoded = workers.map(lambda job: self._decode_job(job, options, progress), jobs)
+            emitter = _Emitter(jobs, on_segment)
+            decoded = workers.map(
+                lambda job: emitter.done(job, self._decode_job(job, options, progress)), jobs
+            )
         progress.finish()
         segments = [segment for job_segments in decoded for segment in job_segments]
         infos = [
@@ -237,8 +246,11 @@ class Transcriber:
             raw: Iterable[WhisperSegment] = decode_window(whisper, window, run.language, options)
             timeline = gathered
         elif path == "batched":
+            batch = options.batch_size
+            if self.model.batch_limit is not None:
+                batch = min(batch, self.model.batch_limit)
             raw = decode_batched(
-                whisper, channel.samples, run.regions, run.language, options, options.batch_size
+                whisper, channel.samples, run.regions, run.language, options, batch
             )
             timeline = SpeechTimestampsMap(
                 [{"start": 0, "end": channel.samples.shape[0]}], SAMPLE_RATE
@@ -337,6 +349,39 @@ class _Workers:
         if self._pool is None or len(items) <= 1:
             return [function(item) for item in items]
         return list(self._pool.map(function, items))
+
+
+class _Emitter:
+    """Hands each segment to ``callback`` once it is final, in timeline order per channel.
+
+    A piece's segments are final when the piece is done (tails decoded again arrive at its end),
+    and they are handed on once every earlier piece of the same channel is done too, so a
+    channel's segments come in the order of its timeline while its pieces finish in any order
+    on any worker. Channels do not wait for each other. Segment ids are assigned by the final
+    :class:`Transcript` (ordered over all channels); streamed segments count per call.
+    """
+
+    def __init__(self, jobs: Sequence[DecodeJob], callback: SegmentCallback | None) -> None:
+        self.callback = callback
+        self._lock = threading.Lock()
+        self._pending: dict[int, list[DecodeJob]] = {}
+        for job in sorted(jobs, key=lambda j: j.start_s):
+            self._pending.setdefault(job.channel.channel, []).append(job)
+        self._finished: dict[int, list[Segment]] = {}
+        self._sent = 0
+
+    def done(self, job: DecodeJob, segments: list[Segment]) -> list[Segment]:
+        """Record ``job``'s segments, hand on what became final; returns ``segments``."""
+        if self.callback is None:
+            return segments
+        with self._lock:
+            self._finished[id(job)] = sorted(segments, key=lambda s: s.start)
+            queue = self._pending[job.channel.channel]
+            while queue and id(queue[0]) in self._finished:
+                for segment in self._finished.pop(id(queue.pop(0))):
+                    self.callback(replace(segment, id=self._sent))
+                    self._sent += 1
+        return segments
 
 
 class _Progress:
