@@ -24,9 +24,9 @@ from aural.jobs.context import configure_logging
 from aural.jobs.distributed import TASK_NAME, make_celery
 from aural.jobs.leases import Heartbeat, worker_name
 from aural.jobs.notify import RedisTaskNotifier, channel_of, supports_notifications
-from aural.jobs.runner import Runner, TaskObserver
+from aural.jobs.runner import Runner, TaskObserver, TaskPublisher
 from aural.jobs.storage import MediaStorage
-from aural.jobs.store import TaskStore
+from aural.jobs.store import TaskRecord, TaskState, TaskStore
 from aural.jobs.waiting import TaskEvents
 from aural.jobs.webhooks import TaskWebhooks, WebhookSender
 from aural.model_pool import ModelPool
@@ -43,14 +43,23 @@ class WorkerProcess:
     pool: ModelPool
     runner: Runner
     heartbeat: Heartbeat
-    sender: WebhookSender
+    sender: WebhookSender | None
     notifier: RedisTaskNotifier | None
 
     @classmethod
-    def start(cls, settings: Settings) -> WorkerProcess:
-        """Connect to the store, load the default model and start marking tasks alive."""
-        from aural.api.app import register_webhook_payloads  # the faces' webhook bodies
+    def start(
+        cls,
+        settings: Settings,
+        events: TaskPublisher | None = None,
+        send_webhooks: bool = True,
+        load_model: bool = True,
+    ) -> WorkerProcess:
+        """Connect to the store, load the default model and start marking tasks alive.
 
+        ``events`` is told of every finished task (default: Redis announcements when the
+        broker is Redis); ``send_webhooks`` is off in the server's own worker processes, whose
+        supervisor sends them from the API process.
+        """
         store = TaskStore(settings.resolved_store_url)
         if settings.auto_migrate:
             store.create_schema()
@@ -60,17 +69,24 @@ class WorkerProcess:
             settings.max_upload_bytes,
             settings.storage_quota_bytes,
         )
-        sender = WebhookSender.of(settings)
-        webhooks = TaskWebhooks(store, sender)
-        register_webhook_payloads(webhooks)
+        sender: WebhookSender | None = None
+        observers: list[TaskObserver] = []
+        if send_webhooks:
+            from aural.api.app import register_webhook_payloads  # the faces' webhook bodies
+
+            sender = WebhookSender.of(settings)
+            webhooks = TaskWebhooks(store, sender)
+            register_webhook_payloads(webhooks)
+            observers.append(webhooks)
         notifier = (
             RedisTaskNotifier(settings.broker_url, channel_of(settings.queue))
-            if supports_notifications(settings.broker_url)
+            if events is None and supports_notifications(settings.broker_url)
             else None
         )
-        observers: list[TaskObserver] = [webhooks]
-        runner = Runner(store, storage, ModelPool(settings), notifier or TaskEvents(), observers)
-        runner.pool.get(settings.model)
+        publisher = events or notifier or TaskEvents()
+        runner = Runner(store, storage, ModelPool(settings), publisher, observers)
+        if load_model:
+            runner.pool.get(settings.model)
         heartbeat = Heartbeat(runner, settings.heartbeat_interval_s)
         heartbeat.start()
         log.info(
@@ -95,9 +111,18 @@ class WorkerProcess:
         finished = self.runner.run(record)
         return finished.state.value if finished else "dropped"
 
+    def run_claimed(self, task_id: str) -> TaskRecord | None:
+        """Run a task the supervisor claimed for this process (its row names this process)."""
+        record = self.store.get(task_id)
+        if record is None or record.state != TaskState.RUNNING or record.worker != worker_name():
+            log.info("skipping task %s: it is no longer ours", task_id)
+            return None
+        return self.runner.run(record)
+
     def close(self) -> None:
         self.heartbeat.stop()
-        self.sender.close()
+        if self.sender is not None:
+            self.sender.close()
         if self.notifier is not None:
             self.notifier.close()
         self.store.close()
