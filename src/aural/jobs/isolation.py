@@ -157,6 +157,9 @@ def child_main(settings: Settings, conn: Connection, parent_pid: int, log_level:
         process.pool.get(settings.model)
     except Exception as exc:  # reported by /readyz; tasks fail with the same error
         error = f"{type(exc).__name__}: {exc}"
+        log.error("loading model %s failed: %s", settings.model, error)
+    else:
+        process.log_ready()
     conn.send(("ready", error))
     try:
         while True:
@@ -255,7 +258,6 @@ class ProcessLane:
                 break
             if kind == "ready":
                 self.ready, self._failures = True, 0
-                log.info("worker process %s ready", self.worker)
                 if self.on_ready is not None:
                     self.on_ready(error)
                 return True

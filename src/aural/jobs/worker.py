@@ -89,14 +89,19 @@ class WorkerProcess:
             runner.pool.get(settings.model)
         heartbeat = Heartbeat(runner, settings.heartbeat_interval_s)
         heartbeat.start()
+        process = cls(settings, store, runner.pool, runner, heartbeat, sender, notifier)
+        if load_model:
+            process.log_ready()
+        return process
+
+    def log_ready(self) -> None:
         log.info(
             "worker process %s ready: model %s, %d x %d CPU threads",
             worker_name(),
-            settings.model,
-            settings.resolved_model_workers,
-            settings.resolved_cpu_threads,
+            self.settings.model,
+            self.settings.resolved_model_workers,
+            self.settings.resolved_cpu_threads,
         )
-        return cls(settings, store, runner.pool, runner, heartbeat, sender, notifier)
 
     def run(self, task_id: str) -> str:
         """Run the task if this process wins its claim; returns what happened, for the log."""
