@@ -162,6 +162,13 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(
         default=1, ge=1, description="Worker processes of one `aural worker` (one model each)."
     )
+    worker_metrics_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="`aural worker` serves Prometheus metrics of all its processes on this port "
+        "(0: none).",
+    )
     heartbeat_interval_s: float = Field(
         default=10.0, gt=0, description="How often a worker marks its running tasks alive."
     )

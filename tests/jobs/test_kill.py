@@ -4,6 +4,7 @@ once. The moments are random (the seed is printed, so a failure can be replayed)
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import re
@@ -80,10 +81,8 @@ def test_random_sigkills_lose_nothing_and_repeat_nothing(
             time.sleep(rng.uniform(0.0, 0.5))
         os.kill(server.process.pid, signal.SIGKILL)
         for pid in victims:  # the rest of its family, as a container stop would
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         server.process.wait(30)
 
     server = aural_serve(**env)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,7 @@ from aural.jobs.storage import MediaStorage
 from aural.jobs.store import TaskRecord, TaskState, TaskStore
 from aural.jobs.waiting import TaskEvents
 from aural.jobs.webhooks import TaskWebhooks, WebhookSender
+from aural.jobs.worker_metrics import WorkerTaskMetrics, serve_metrics, use_multiprocess_dir
 from aural.model_pool import ModelPool
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,7 @@ class WorkerProcess:
         events: TaskPublisher | None = None,
         send_webhooks: bool = True,
         load_model: bool = True,
+        observers: Sequence[TaskObserver] = (),
     ) -> WorkerProcess:
         """Connect to the store, load the default model and start marking tasks alive.
 
@@ -70,7 +73,7 @@ class WorkerProcess:
             settings.storage_quota_bytes,
         )
         sender: WebhookSender | None = None
-        observers: list[TaskObserver] = []
+        observers = list(observers)
         if send_webhooks:
             from aural.api.app import register_webhook_payloads  # the faces' webhook bodies
 
@@ -148,7 +151,8 @@ def build_worker_app(settings: Settings) -> Celery:
 
     def process() -> WorkerProcess:
         if "current" not in processes:  # a pool without process hooks (solo, threads)
-            processes["current"] = WorkerProcess.start(settings)
+            observers = [WorkerTaskMetrics()] if settings.worker_metrics_port else []
+            processes["current"] = WorkerProcess.start(settings, observers=observers)
         return processes["current"]
 
     def transcribe(task_id: str) -> str:
@@ -185,11 +189,14 @@ def run_worker(settings: Settings, concurrency: int, log_level: str = "info") ->
 
     setup_logging.connect(keep_our_logging, weak=False)
     configure_logging(log_level)
+    if settings.worker_metrics_port:  # before the pool forks: its children inherit the dir
+        use_multiprocess_dir()
+        serve_metrics(settings.worker_metrics_port)
     app = build_worker_app(settings)
+    app.conf.worker_pool = "aural.jobs.worker_metrics:TaskPool"  # prefork, counting dead children
     app.worker_main(
         [
             "worker",
-            "--pool=prefork",
             f"--concurrency={concurrency}",
             f"--queues={settings.queue}",
             f"--hostname=aural-{os.getpid()}@%h",
