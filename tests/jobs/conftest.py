@@ -81,6 +81,11 @@ class Served:
                 pids.append(pid)
         return pids
 
+    def ready_workers(self) -> list[int]:
+        """The worker processes that have loaded their model (said so in the log)."""
+        text = self.text()
+        return [pid for pid in self.worker_pids() if f":{pid} ready: model" in text]
+
     def post(self, media: Path, **data: str) -> str:
         response = httpx.post(
             f"{self.url}{PHONEXIA}",

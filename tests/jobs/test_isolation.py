@@ -32,16 +32,27 @@ def test_crashes_and_hangs_cost_one_worker_and_only_their_task(
     aural_serve: ServeFactory, data_dir: Path
 ) -> None:
     server = aural_serve(
+        # Nothing polls in time: a sync answer must come from the worker's report, at once.
+        AURAL_TASK_POLL_INTERVAL_S="600",
         AURAL_WORKERS="2",
         AURAL_MAX_ATTEMPTS="2",
-        # jfk (11 s mono): 3 + 0.5 x 11 = 8.5 s, many times what tiny.en needs even on a
-        # loaded machine; a stopped worker overruns it.
-        AURAL_TASK_TIME_LIMIT_S="3",
-        AURAL_TASK_TIME_PER_AUDIO_S="0.5",
+        # 8 s + 20 s per second of audio x channels: jfk gets 228 s, far beyond what tiny.en
+        # needs even on a loaded machine; a stopped worker never reports the audio's length,
+        # so its task has the 8 s alone.
+        AURAL_TASK_TIME_LIMIT_S="8",
+        AURAL_TASK_TIME_PER_AUDIO_S="20",
     )
     workers = server.worker_pids()
     assert len(workers) == 2 and server.process.pid not in workers
     stereo, jfk = data_dir / "stereo_two_speakers.flac", data_dir / "jfk.flac"
+
+    # A synchronous request is woken by its worker process's report (the store poll is 600 s).
+    answer = httpx.post(
+        f"{server.url}/v1/inference/openai/whisper-tiny.en",
+        files={"audio": ("jfk.flac", jfk.read_bytes())},
+        timeout=120,
+    )
+    assert answer.status_code == 200 and "ask not" in answer.json()["text"]
 
     # A segfault in one worker: its task is retried, the task beside it never notices.
     victim, bystander = server.post(stereo), server.post(stereo)
@@ -73,20 +84,27 @@ def test_crashes_and_hangs_cost_one_worker_and_only_their_task(
     shown = httpx.get(f"{server.url}/api/technology/speech-to-text-whisper-enhanced/{doomed}")
     assert shown.json()["task"]["state"] == "failed" and "task.crashed" in shown.text
 
-    # A hung worker (stopped: it never answers) is killed at its time limit and replaced.
+    # A hung worker (stopped: it never answers) is killed at its time limit and replaced. Both
+    # idle workers are stopped before the task arrives, the one that did not get it continued.
+    wait_until(lambda: len(server.ready_workers()) == 2, "both workers to be ready")
+    idle = server.ready_workers()
+    for pid in idle:
+        os.kill(pid, signal.SIGSTOP)
     hung = server.post(jfk)
-    wait_until(lambda: server.running(hung), "the task to run")
-    os.kill(_pid(server.running(hung)), signal.SIGSTOP)  # type: ignore[arg-type]
+    wait_until(lambda: server.running(hung), "the task to be claimed")
+    stuck = _pid(server.running(hung))  # type: ignore[arg-type]
+    for pid in idle:
+        if pid != stuck:
+            os.kill(pid, signal.SIGCONT)
     resumed = server.final(hung)
     assert (resumed.state, resumed.attempts) == (TaskState.DONE, 2)
-    # (3 s while the worker has not announced the audio's length yet, 8.5 s once it has)
     assert re.search(
         r"requeued \(attempt 1 of 2\): it ran longer than its time limit", server.text()
     )
 
     assert server.process.poll() is None, "the server survived all of it"
     assert httpx.get(f"{server.url}/readyz", timeout=30).status_code == 200
-    wait_until(lambda: len(server.worker_pids()) == 2, "two workers again")
+    wait_until(lambda: len(server.ready_workers()) == 2, "two workers again")
     assert not set(server.worker_pids()) & set(workers)
     metrics = server.metrics()
     assert _count(metrics, "aural_worker_deaths_total", reason="died") == 3
