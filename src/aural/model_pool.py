@@ -17,6 +17,7 @@ from faster_whisper import WhisperModel
 
 from aural.config import Settings, get_settings
 from aural.models import resolve_model_path
+from aural.speech import SpeechDetector
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,8 @@ class LoadedModel:
     name: str
     path: str
     whisper: WhisperModel
+    # The speech detector the pipeline gates decoding with (shared by the pool's models).
+    speech: SpeechDetector
     device: str
     compute_type: str
     # Pieces of one transcription run side by side (CTranslate2 workers on CPU; 1 on GPU,
@@ -56,6 +59,7 @@ class ModelPool:
         self._models: dict[tuple[str, ...], LoadedModel] = {}
         self._guard = threading.Lock()
         self._loading: dict[tuple[str, ...], threading.Lock] = {}
+        self._speech: SpeechDetector | None = None
 
     @property
     def settings(self) -> Settings:
@@ -93,7 +97,11 @@ class ModelPool:
             parallelism = settings.resolved_model_workers
         kwargs["num_workers"] = max(parallelism, settings.resolved_workers_per_model)
         whisper = WhisperModel(path, **kwargs)
-        return LoadedModel(name, path, whisper, device, compute_type, parallelism)
+        with self._guard:
+            if self._speech is None:
+                self._speech = SpeechDetector()
+            speech = self._speech
+        return LoadedModel(name, path, whisper, speech, device, compute_type, parallelism)
 
 
 @lru_cache(maxsize=1)

@@ -29,15 +29,15 @@ from aural.decoder import (
     rank_languages,
 )
 from aural.errors import InvalidOptionError, UnsupportedLanguageError
+from aural.language_id import Ranker, Ranking, best, rank_carefully
 from aural.languages import (
     ensure_licensed,
-    most_probable_allowed,
     normalise_language_set,
     parse_language_option,
 )
 from aural.model_pool import LoadedModel
 from aural.speech import SpeechRegion, find_speech, gather
-from aural.switching import LanguageRun, Ranking, plan_runs
+from aural.switching import LanguageRun, plan_runs
 from aural.types import ChannelInfo, Segment, Transcript, TranscriptionOptions, Word
 
 DecodePath = Literal["window", "batched", "sequential"]
@@ -134,31 +134,36 @@ class Transcriber:
 
         Speech that fits one window is encoded here once; detection and decoding share it.
         """
-        regions = find_speech(channel.samples, options.vad)
+        regions = find_speech(channel.samples, options.vad, self.model.speech)
         if not regions:
             return []
         allowed = normalise_language_set(options.licensed_languages)
+        ranker = Ranker(quick=self._rank, full=self._rank_full)
         if options.language_switching and requested is None:
             with _Workers(self.model.parallelism) as workers:
-                return plan_runs(channel.samples, regions, self._rank, allowed, workers.map)
+                return plan_runs(channel.samples, regions, ranker, allowed, workers.map)
         speech = gather(channel.samples, regions)
         window = None
         if fits_one_window(speech.shape[0], options.chunk_length_s):
             window = encode_window(self.model.whisper, speech)
         if requested is not None:
             return [LanguageRun(requested, 1.0, tuple(regions), window)]
-        ranking = (
-            rank_languages(self.model.whisper, window.encoder_output)
-            if window
-            else self._rank(speech)
-        )
-        language, probability = most_probable_allowed(list(ranking.items()), allowed)
+        first = rank_languages(self.model.whisper, window.encoder_output) if window else None
+        language, probability = best(rank_carefully(speech, ranker, allowed, first))
         return [LanguageRun(language, probability, tuple(regions), window)]
 
     def _rank(self, speech: Samples) -> Ranking:
-        """Whisper's language probabilities for (the first window of) ``speech``."""
+        """Whisper's language probabilities for (the first window of) ``speech``, on the
+        shortest encoder context that language ID holds on."""
+        return self._rank_on(speech, DETECTION_CONTEXT_S)
+
+    def _rank_full(self, speech: Samples) -> Ranking:
+        """The same on Whisper's full 30 s context: the second look when the first is close."""
+        return self._rank_on(speech, WINDOW_S)
+
+    def _rank_on(self, speech: Samples, context_s: float) -> Ranking:
         head = speech[: int((WINDOW_S - 1) * SAMPLE_RATE)]
-        window = encode_window(self.model.whisper, head, DETECTION_CONTEXT_S)
+        window = encode_window(self.model.whisper, head, context_s)
         return rank_languages(self.model.whisper, window.encoder_output)
 
     def _decode_run(

@@ -1,0 +1,1 @@
+"""Model files shipped with aural: the Silero VAD (MIT, see silero_vad.LICENSE)."""

@@ -1,0 +1,85 @@
+"""Language identification that decides fast and looks again when unsure.
+
+Whisper's detector ranks every language from one encoder pass. A short probe with little encoder
+context is cheap and right most of the time; when its two best candidates are close, the same
+speech is ranked again with Whisper's full 30 s context, which is what the model was trained on
+(openai-whisper's full-context detection is the reference the short probes are measured
+against). Licensing is applied before deciding, so closeness is judged among the languages that
+may actually be chosen.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aural.audio import Samples
+from aural.languages import most_probable_allowed
+
+Ranking = dict[str, float]
+"""Language code -> probability, as Whisper's detector ranks one stretch of speech."""
+
+RankSpeech = Callable[[Samples], Ranking]
+"""Ranks the languages of (the first window of) some speech."""
+
+# Two candidates are "close" when the runner-up has at least this share of the leader's
+# probability (log-odds below ln 4 ~ 1.4 nats): the leader is not yet clearly ahead.
+CLOSE_RATIO = 0.25
+# Below this, a probability counts as no support at all (log of it bounds a Viterbi cost).
+MIN_PROBABILITY = 1e-4
+
+
+@dataclass(frozen=True)
+class Ranker:
+    """Two ways to rank speech: ``quick`` (short encoder context) and ``full`` (30 s)."""
+
+    quick: RankSpeech
+    full: RankSpeech
+
+
+def allowed_ranking(ranking: Ranking, allowed: frozenset[str] | None) -> Ranking:
+    """``ranking`` limited to the allowed languages and renormalised over them."""
+    if allowed is None:
+        return ranking
+    kept = {code: p for code, p in ranking.items() if code in allowed}
+    total = sum(kept.values())
+    if total <= 0.0:
+        code, _ = most_probable_allowed(list(ranking.items()), allowed)
+        return {code: 1.0}
+    return {code: p / total for code, p in kept.items()}
+
+
+def top_two(ranking: Ranking) -> tuple[tuple[str, float], tuple[str, float]]:
+    ordered = sorted(ranking.items(), key=lambda item: item[1], reverse=True)
+    first = ordered[0]
+    second = ordered[1] if len(ordered) > 1 else ("", 0.0)
+    return first, second
+
+
+def is_close(ranking: Ranking) -> bool:
+    """Whether the runner-up is near enough to the leader that a second look is due."""
+    (_, first), (_, second) = top_two(ranking)
+    return second >= CLOSE_RATIO * first
+
+
+def best(ranking: Ranking) -> tuple[str, float]:
+    return top_two(ranking)[0]
+
+
+def rank_carefully(
+    speech: Samples, ranker: Ranker, allowed: frozenset[str] | None, first: Ranking | None = None
+) -> Ranking:
+    """The allowed ranking of ``speech``: ``first`` (or a quick probe), and the full-context
+    ranking instead when the quick one is close."""
+    ranking = allowed_ranking(first if first is not None else ranker.quick(speech), allowed)
+    if is_close(ranking):
+        ranking = allowed_ranking(ranker.full(speech), allowed)
+    return ranking
+
+
+def log_support(ranking: Ranking | None, code: str) -> float:
+    """Log probability of ``code`` in ``ranking``, floored; 0 when there is no evidence."""
+    if ranking is None:
+        return 0.0
+    return math.log(max(ranking.get(code, 0.0), MIN_PROBABILITY))
