@@ -37,7 +37,7 @@ from typing import Any, Protocol
 
 from aural.config import Settings
 from aural.jobs.runner import INTERNAL_ERROR, TaskObserver, error_record
-from aural.jobs.store import TaskRecord, TaskState, TaskStore
+from aural.jobs.store import FINAL_STATES, TaskRecord, TaskState, TaskStore
 from aural.jobs.waiting import TaskEvents
 
 log = logging.getLogger(__name__)
@@ -289,6 +289,7 @@ class ProcessLane:
         process, conn = self._process, self._conn
         started = time.monotonic()
         time_limit = self.limits.time_base_s  # until the child announces the audio's size
+        reported = False  # the child said the task's row is final
         with contextlib.suppress(OSError):  # a child already gone is found below
             conn.send(task.id)
         while True:
@@ -302,6 +303,7 @@ class ProcessLane:
                     if message[0] == "size":
                         time_limit = self.limits.time_limit(message[2])
                     elif message[0] == "finished":
+                        reported = True
                         self._finished(message[1])
                     elif message[0] == "idle":
                         return
@@ -309,7 +311,7 @@ class ProcessLane:
             if closed or not process.is_alive():
                 process.join(5)  # the pipe closes as the process exits
                 cause = f"its worker process died ({_describe_exit(process.exitcode)})"
-                self._stop_for(task, cause, "died")
+                self._stop_for(task, cause, "died", reported)
                 return
             rss = rss_bytes(process.pid or 0)
             if self.limits.memory_bytes and rss > self.limits.memory_bytes:
@@ -317,30 +319,35 @@ class ProcessLane:
                     f"its worker process used {rss // 2**20} MiB of memory, more than the "
                     f"limit of {self.limits.memory_bytes // 2**20} MiB"
                 )
-                self._stop_for(task, cause, "memory")
+                self._stop_for(task, cause, "memory", reported)
                 return
             if time.monotonic() - started > time_limit:
                 cause = f"it ran longer than its time limit of {time_limit:.0f} s"
-                self._stop_for(task, cause, "time")
+                self._stop_for(task, cause, "time", reported)
                 return
 
-    def _stop_for(self, task: TaskRecord, cause: str, reason: str) -> None:
+    def _stop_for(self, task: TaskRecord, cause: str, reason: str, reported: bool) -> None:
         """The child is dead or must die: end it and charge the task it was running."""
         if self._closing:  # stopped by the server's shutdown: the task's fault it is not
             self.store.requeue(task.id, attempt=task.attempts)
             return
         self._reap(f"task {task.id}: {cause}", reason)
+        record = self.store.get(task.id)
+        if (
+            not reported
+            and record is not None
+            and record.state in FINAL_STATES
+            and record.attempts == task.attempts
+        ):
+            self._finished(task.id)  # it died between storing the outcome and saying so
+            return
         self._charge(task, cause, reason)
 
     def _finished(self, task_id: str) -> None:
         """The child stored a final state: wake waiters, then metrics and webhooks."""
         self.events.publish(task_id)
         record = self.store.get(task_id)
-        if record is None or record.state not in (
-            TaskState.DONE,
-            TaskState.FAILED,
-            TaskState.REJECTED,
-        ):
+        if record is None or record.state not in FINAL_STATES:
             return
         for observer in self.observers:
             try:
