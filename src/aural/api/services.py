@@ -60,9 +60,11 @@ class Services:
 
     def default_model_ready(self) -> bool:
         """Whether this process can transcribe (an API-only node needs no model)."""
+        if self.settings.resolved_workers == 0:
+            return True
         if isinstance(self.executor, LocalExecutor) and self.executor.isolated:
             return self.model_error is None and self.executor.model_ready()
-        if self.runner is None or self.settings.resolved_workers == 0:
+        if self.runner is None:
             return True
         return any(m.name == self.settings.model for m in self.pool.loaded())
 
