@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo serve test lint bench bench-smoke clean
+.PHONY: setup demo serve test lint chromium bench bench-smoke clean
 
 # Everything: aural, the bundled models, the test tools and the benchmark baselines
 # (whisper.cpp from its prebuilt pywhispercpp wheel only: never built from source here).
@@ -29,7 +29,11 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy src
 
-test: lint
+# Headless Chromium from Debian for the web page's browser tests (tests/web); once per machine.
+chromium:
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium chromium-driver)
+
+test: lint chromium
 	$(BIN)/pytest
 
 # The full benchmark (tens of minutes on 2 cores; run it on a quiet machine). Writes

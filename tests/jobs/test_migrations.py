@@ -28,8 +28,8 @@ from aural.config import get_settings
 from aural.jobs import migrate
 from aural.jobs.store import Base, TaskStore, make_engine
 
-# What revision 0002 added; the first release had neither.
-LEASE_COLUMNS = {"heartbeat_at", "dispatched_at"}
+# What revisions 0002 and 0003 added; the first release had neither.
+LEASE_COLUMNS = {"heartbeat_at", "dispatched_at", "progress"}
 LEASE_INDEX = "ix_tasks_state_heartbeat_at"
 
 
@@ -42,7 +42,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 def first_release_metadata() -> sa.MetaData:
-    """The tables of the release before migrations: today's, without what 0002 added."""
+    """The tables of the release before migrations: today's, without what 0002-0003 added."""
     old = sa.MetaData()
     for table in Base.metadata.sorted_tables:
         # Copied columns keep index=True / unique=True, so their indexes and constraints come
@@ -86,8 +86,8 @@ def snapshot(url: str) -> dict[str, Any]:
         engine.dispose()
 
 
-def test_there_is_one_head_and_it_is_the_lease_revision() -> None:
-    assert migrate.head_revision() == "0002_task_leases"
+def test_there_is_one_head_and_it_is_the_progress_revision() -> None:
+    assert migrate.head_revision() == "0003_task_progress"
 
 
 def test_an_empty_database_gets_the_whole_schema_matching_the_metadata(db_url: str) -> None:

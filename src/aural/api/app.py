@@ -13,8 +13,8 @@ from contextlib import asynccontextmanager
 from anyio import to_thread
 from fastapi import FastAPI
 
-from aural import __version__
-from aural.api import deepinfra, health, openai, phonexia
+from aural import __version__, web
+from aural.api import deepinfra, health, openai, phonexia, tasks
 from aural.api.errors import install_error_handlers
 from aural.api.middleware import RequestContextMiddleware
 from aural.api.services import build_services
@@ -27,6 +27,8 @@ DESCRIPTION = """Self-hosted Whisper speech-to-text with three faces over one jo
 * **Phonexia** asynchronous tasks: `POST /api/technology/speech-to-text-whisper-enhanced`;
 * **DeepInfra** inference: `POST /v1/inference/openai/whisper-{model}`;
 * **OpenAI** audio API: `POST /v1/audio/transcriptions`, `POST /v1/audio/translations`.
+
+The web page to transcribe and read transcripts is at `/`.
 
 Send an API key as `Authorization: Bearer KEY` unless the server runs without keys on loopback.
 """
@@ -69,7 +71,9 @@ def create_app(settings: Settings | None = None, *, pool: ModelPool | None = Non
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(phonexia.router)
+    app.include_router(tasks.router)
     app.include_router(deepinfra.router)
     app.include_router(openai.router)
     app.include_router(health.router)
+    web.install(app)  # the web page at "/", its assets under /web
     return app

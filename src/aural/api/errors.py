@@ -66,6 +66,12 @@ class MethodNotAllowedError(AuralError):
     code = "method.invalid"
 
 
+class TaskNotDoneError(AuralError):
+    """The task has no result to render: it is still pending or running, or it failed."""
+
+    code = "task.not-done"
+
+
 # Most specific class first; an exception gets the status of the first class it is.
 _STATUSES: tuple[tuple[type[AuralError], int], ...] = (
     (RequestInvalidError, 400),
@@ -75,6 +81,7 @@ _STATUSES: tuple[tuple[type[AuralError], int], ...] = (
     (TaskNotFoundError, 404),
     (ModelNotAvailableError, 404),
     (MethodNotAllowedError, 405),
+    (TaskNotDoneError, 409),
     (MediaTooLargeError, 413),
     (InvalidMediaError, 422),
     (InvalidOptionError, 422),
@@ -92,6 +99,7 @@ _PHONEXIA_TYPES: dict[int, tuple[str, str]] = {
     403: ("request.forbidden", "Request is forbidden."),
     404: ("resource.not-found", "Resource not found."),
     405: ("method.invalid", "Method not allowed."),
+    409: ("request.conflict", "The resource is not in a state that allows this."),
     413: ("request.size-limit-exceeded", "Request size limit exceeded."),
     422: ("request.validation-error", "Request validation error."),
     429: ("request.rate-limit-exceeded", "Rate limit exceeded."),

@@ -88,6 +88,8 @@ def _channels(value: str | list[int] | None, location: Location) -> tuple[int, .
 def task_body(record: TaskRecord) -> dict[str, Any]:
     """The GET body of a task: the task, then its result or its error."""
     body: dict[str, Any] = {"task": {"task_id": record.id, "state": record.state.value}}
+    if record.state == TaskState.RUNNING and record.progress is not None:
+        body["task"]["progress"] = round(record.progress, 3)  # aural's extra: share done, 0..1
     if record.state == TaskState.DONE and record.result is not None:
         transcript = transcript_from_record(record.result)
         body["result"] = {
@@ -132,7 +134,7 @@ def task_body(record: TaskRecord) -> dict[str, Any]:
     return body
 
 
-def _task_of(services: Services, principal: Principal, task_id: str) -> TaskRecord:
+def task_of(services: Services, principal: Principal, task_id: str) -> TaskRecord:
     record = services.store.get(task_id)
     # Another key's task is as invisible as one that does not exist.
     if (
@@ -230,7 +232,7 @@ async def start_task(
 
 @router.get("/{task_id}", summary="Task state and result", responses=ERROR_RESPONSES)
 async def get_task(task_id: str, services: ServicesDep, principal: PrincipalDep) -> JSONResponse:
-    record = await to_thread.run_sync(_task_of, services, principal, task_id)
+    record = await to_thread.run_sync(task_of, services, principal, task_id)
     return JSONResponse(task_body(record))
 
 
@@ -239,7 +241,7 @@ async def get_task(task_id: str, services: ServicesDep, principal: PrincipalDep)
     responses=ERROR_RESPONSES,
 )  # fmt: skip
 async def delete_task(task_id: str, services: ServicesDep, principal: PrincipalDep) -> Response:
-    record = await to_thread.run_sync(_task_of, services, principal, task_id)
+    record = await to_thread.run_sync(task_of, services, principal, task_id)
     removed = await to_thread.run_sync(services.store.delete, record.id)
     if removed is not None:
         services.storage.remove(removed.media_path)

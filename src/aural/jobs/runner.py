@@ -28,11 +28,14 @@ from aural.jobs.records import options_from_record, transcript_to_record
 from aural.jobs.storage import MediaStorage
 from aural.jobs.store import TaskRecord, TaskState, TaskStore
 from aural.model_pool import ModelPool
+from aural.pipeline import ProgressCallback
 
 log = logging.getLogger(__name__)
 
 VALIDATION_ERROR = "task.validation-error"
 INTERNAL_ERROR = "internal"
+# The most often a running task's progress is written to its row (seconds).
+PROGRESS_INTERVAL_S = 1.0
 
 
 class TaskObserver(Protocol):
@@ -133,6 +136,24 @@ class Runner:
                         log.exception("task observer %r failed", observer)
             return record
 
+    def _progress_of(self, task: TaskRecord) -> ProgressCallback:
+        """The engine's progress callback for ``task``: stored at most once a second."""
+        last = [0.0]
+        lock = threading.Lock()
+
+        def report(done_s: float, total_s: float) -> None:
+            now = time.monotonic()
+            with lock:  # pieces report from several decode threads
+                if now - last[0] < PROGRESS_INTERVAL_S or done_s >= total_s:
+                    return  # the end is stored with the result
+                last[0] = now
+            try:
+                self.store.set_progress(task.id, task.attempts, done_s / total_s if total_s else 0)
+            except Exception:  # progress is a courtesy: never fail the transcription over it
+                log.warning("could not store the progress of task %s", task.id, exc_info=True)
+
+        return report
+
     def _transcribe(self, task: TaskRecord) -> dict[str, Any]:
         media = task.media_path or ""
         started = time.monotonic()
@@ -140,7 +161,9 @@ class Runner:
             if not task.media_path:
                 raise InvalidMediaError("the task has no media")
             options = options_from_record(task.options)
-            transcript = transcribe_media(Path(task.media_path), options, self.pool, task.model)
+            transcript = transcribe_media(
+                Path(task.media_path), options, self.pool, task.model, self._progress_of(task)
+            )
         except (ModelNotAvailableError, ModelIntegrityError) as exc:
             # The deployment's fault, not the input's: the same input may work later.
             log.error("task failed: %s", exc.message)

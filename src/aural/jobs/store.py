@@ -69,7 +69,11 @@ class Base(DeclarativeBase):
 class TaskRow(Base):
     __tablename__ = "tasks"
     # Serves the reaper: WHERE state = 'running' AND heartbeat_at < :cutoff (revision 0002).
-    __table_args__ = (Index("ix_tasks_state_heartbeat_at", "state", "heartbeat_at"),)
+    # Serves a key's task list: WHERE api_key_id = :key ORDER BY created_at DESC (revision 0003).
+    __table_args__ = (
+        Index("ix_tasks_state_heartbeat_at", "state", "heartbeat_at"),
+        Index("ix_tasks_api_key_id_created_at", "api_key_id", "created_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     state: Mapped[str] = mapped_column(String(16), index=True)
@@ -99,6 +103,8 @@ class TaskRow(Base):
     heartbeat_at: Mapped[float | None] = mapped_column(Float)
     # When a message for the task was last sent to the queue (executor=celery).
     dispatched_at: Mapped[float | None] = mapped_column(Float)
+    # Share of the audio transcribed so far (0..1) while running (revision 0003).
+    progress: Mapped[float | None] = mapped_column(Float)
 
 
 class ApiKeyRow(Base):
@@ -142,6 +148,7 @@ class TaskRecord:
     worker: str | None = None
     heartbeat_at: float | None = None
     dispatched_at: float | None = None
+    progress: float | None = None
 
     @property
     def runtime_s(self) -> float | None:
@@ -177,6 +184,7 @@ class TaskRecord:
             worker=row.worker,
             heartbeat_at=row.heartbeat_at,
             dispatched_at=row.dispatched_at,
+            progress=row.progress,
         )
 
 
@@ -342,12 +350,23 @@ class TaskStore:
             finished_at=None,
             attempts=TaskRow.attempts + 1,
             worker=worker,
+            progress=0.0,
         )
 
     def touch(self, task_id: str, attempt: int) -> bool:
         """Mark attempt ``attempt`` of a running task alive; False once it is not ours."""
         return self._transition(
             task_id, TaskState.RUNNING, TaskRow.attempts == attempt, heartbeat_at=time.time()
+        )
+
+    def set_progress(self, task_id: str, attempt: int, progress: float) -> bool:
+        """Record how far attempt ``attempt`` of a running task got (0..1); also a heartbeat."""
+        return self._transition(
+            task_id,
+            TaskState.RUNNING,
+            TaskRow.attempts == attempt,
+            progress=min(max(progress, 0.0), 1.0),
+            heartbeat_at=time.time(),
         )
 
     def claim_next(self, worker: str, exclude_models: Sequence[str] = ()) -> TaskRecord | None:
@@ -390,6 +409,7 @@ class TaskStore:
             error=error,
             audio_duration_s=audio_duration_s,
             finished_at=time.time(),
+            progress=1.0 if state == TaskState.DONE else None,
             media_path=None,
             media_bytes=0,
         )
@@ -405,6 +425,7 @@ class TaskStore:
             worker=None,
             heartbeat_at=None,
             dispatched_at=None,
+            progress=None,
         )
 
     def running(self) -> list[TaskRecord]:
@@ -461,6 +482,29 @@ class TaskStore:
                     .order_by(TaskRow.created_at)
                 )
             )
+
+    def list_tasks(
+        self, face: str, api_key_id: str | None, *, limit: int, offset: int = 0
+    ) -> tuple[list[TaskRecord], int]:
+        """A page of ``face``'s tasks, newest first, and how many there are in all.
+
+        With ``api_key_id`` only that key's tasks (``None``: every task of the face, for a
+        server without keys).
+        """
+        where = [TaskRow.face == face]
+        if api_key_id is not None:
+            where.append(TaskRow.api_key_id == api_key_id)
+        with self.session() as session:
+            count = select(func.count()).select_from(TaskRow).where(*where)
+            total = int(session.scalar(count) or 0)
+            rows = session.scalars(
+                select(TaskRow)
+                .where(*where)
+                .order_by(TaskRow.created_at.desc(), TaskRow.id)
+                .limit(limit)
+                .offset(offset)
+            )
+            return [TaskRecord.of(row) for row in rows], total
 
     def delete(self, task_id: str) -> TaskRecord | None:
         """Remove a task row whatever its state; returns what was removed."""
