@@ -56,7 +56,7 @@ ENV AURAL_DATA_DIR=/srv/aural/data \
 # Numeric, so that Kubernetes' runAsNonRoot can verify it.
 USER 10001:10001
 WORKDIR /srv/aural
-EXPOSE 8000
+EXPOSE 8000 8080
 
 # No HEALTHCHECK here: the same image runs workers, which listen on no port. The API's probes are
 # GET /healthz (liveness) and GET /readyz (readiness); see deploy/.

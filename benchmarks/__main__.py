@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import audio_sets, machine, report
+from benchmarks import audio_sets, fidelity, machine, report, streaming
 from benchmarks import plan as p
 from benchmarks.runner import Harness, child_env, http_unavailable
 
@@ -59,7 +59,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--keep-logs", action="store_true", help="keep the per-process logs (kept on errors)"
     )
     parser.add_argument("--systems", help="comma-separated systems to run (default: all)")
-    parser.add_argument("--rounds", help="comma-separated rounds to run (default: all)")
+    parser.add_argument(
+        "--rounds", help="comma-separated rounds to run (default: all; fidelity: its three)"
+    )
+    parser.add_argument(
+        "--previous",
+        default=fidelity.PREVIOUS_RELEASE,
+        help=f"git commit run as aural-previous (default {fidelity.PREVIOUS_RELEASE})",
+    )
     return parser.parse_args(argv)
 
 
@@ -97,6 +104,8 @@ def _select(plan: p.Plan, rounds: str | None) -> p.Plan:
     if not rounds:
         return plan
     wanted = {r.strip() for r in rounds.split(",")}
+    if "fidelity" in wanted:  # the group of issue 10's rounds
+        wanted = (wanted - {"fidelity"}) | set(fidelity.ROUNDS)
     unknown = wanted - {r.name for r in plan.rounds}
     if unknown:
         raise SystemExit(
@@ -138,7 +147,7 @@ def skipped_systems(plan: p.Plan, systems: str | None) -> tuple[set[str], list[s
             raise SystemExit(f"unknown system(s) {sorted(chosen - known)}; known: {sorted(known)}")
         skip |= known - chosen
     if (reason := http_unavailable()) is not None:
-        skip.add(p.AURAL_HTTP)
+        skip |= {p.AURAL_HTTP, streaming.AURAL_HTTP_TWO}
         notes.append(reason)
     if importlib.util.find_spec("pywhispercpp") is None:
         skip |= {p.WHISPER_CPP, p.WHISPER_CPP_GREEDY}
@@ -172,7 +181,14 @@ def main(argv: list[str] | None = None) -> int:
     cpp_models = {r.model for r in plan.rounds if (set(r.systems) - skip) & cpp}
     ggml = ggml_files({m: paths[m] for m in cpp_models}, args.work)
 
-    harness = Harness(plan, args.work, paths, ggml, _log, args.timeout)
+    system_env: dict[str, dict[str, str]] = {}
+    previous = None
+    if any(p.AURAL_PREVIOUS in r.systems for r in plan.rounds) and p.AURAL_PREVIOUS not in skip:
+        previous, previous_src = fidelity.previous_release(args.work, args.previous)
+        system_env[p.AURAL_PREVIOUS] = {"PYTHONPATH": str(previous_src)}
+        _log(f"aural-previous: commit {previous} from {previous_src}")
+
+    harness = Harness(plan, args.work, paths, ggml, _log, args.timeout, system_env)
     records = harness.run(skip)
     summary = report.summarise(plan, records)
     description = machine.describe()
@@ -201,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         "environment": {k: v for k, v in sorted(os.environ.items()) if k.startswith(ENV_PREFIXES)},
         "load_average": {"start": load_start, "end": [round(x, 2) for x in os.getloadavg()]},
         "run_wall_s": round(time.perf_counter() - started, 1),
+        "previous_release": previous,
         "notes": notes,
         "command": " ".join(
             ["python -m benchmarks", *(argv if argv is not None else sys.argv[1:])]

@@ -23,8 +23,30 @@ FASTER_WHISPER = "faster-whisper"  # WhisperModel.transcribe, beam 5
 FASTER_WHISPER_GREEDY = "faster-whisper-greedy"  # the same with beam 1, for reference
 WHISPER_CPP = "whisper.cpp"  # pywhispercpp on the ggml converted from the same weights, beam 5
 WHISPER_CPP_GREEDY = "whisper.cpp-greedy"
+FASTER_WHISPER_BATCHED = "faster-whisper-batched"  # BatchedInferencePipeline, batch 8, beam 5
+# The previous release's aural (issue 10's speed cost), run from its own source tree with this
+# venv: ``--previous REF`` (benchmarks/fidelity.py).
+AURAL_PREVIOUS = "aural-previous"
 
 SPEED_SYSTEMS = (AURAL_CLI, FASTER_WHISPER, WHISPER_CPP, AURAL_HTTP)
+
+
+@dataclass(frozen=True)
+class FidelityRole:
+    """What a task of the fidelity set is (issue 10), so the report can pair it up.
+
+    ``kind`` is the manifest's (clip, stereo, runs, lid, negative); a clip variant compares with
+    the task of its ``clip`` whose ``variant`` is "alone". ``channel`` is set on a baseline's task
+    that gets one channel of a stereo file as a mono file.
+    """
+
+    kind: str
+    item: str
+    clip: str = ""
+    variant: str = ""
+    channel_references: tuple[str, ...] = ()
+    channel: int | None = None
+    language: str = ""  # what is spoken ("" for several, or nothing)
 
 
 @dataclass(frozen=True)
@@ -44,6 +66,7 @@ class Task:
     expected_language: str | None = None
     spans: tuple[sets.Placed, ...] = ()
     systems: tuple[str, ...] | None = None  # None: every system of the round
+    fidelity: FidelityRole | None = None
 
     def runs_on(self, system: str) -> bool:
         return self.systems is None or system in self.systems
@@ -174,8 +197,13 @@ def full_plan(work: Path, reps: int, clip_repeats: int, threads: int, mode: str)
     spans = tuple(sets.switching_spans())
     lang_clips = sorted((sets.TEST_DATA / "lang").glob("*.flac"))
     librivox = sorted((sets.TEST_DATA / "librivox").glob("*.flac"))
-    long_systems = (*SPEED_SYSTEMS, FASTER_WHISPER_GREEDY, WHISPER_CPP_GREEDY)
-    rounds = (
+    long_systems = (
+        *SPEED_SYSTEMS,
+        FASTER_WHISPER_BATCHED,
+        FASTER_WHISPER_GREEDY,
+        WHISPER_CPP_GREEDY,
+    )
+    rounds: tuple[Round, ...] = (
         Round(
             "long", "base", long_systems, (_built_task("long", long, ("long",), "long"),), reps=reps
         ),
@@ -189,7 +217,7 @@ def full_plan(work: Path, reps: int, clip_repeats: int, threads: int, mode: str)
         Round(
             "short",
             "base",
-            SPEED_SYSTEMS,
+            (*SPEED_SYSTEMS, FASTER_WHISPER_BATCHED),
             tuple(_short_tasks(clip_repeats, lang_clips, librivox)),
             reps=reps,
             warmup=True,
@@ -211,6 +239,12 @@ def full_plan(work: Path, reps: int, clip_repeats: int, threads: int, mode: str)
         ),
         Round("no-speech", "base", SPEED_SYSTEMS, tuple(_no_speech_tasks(work, 60.0))),
     )
+    from benchmarks import fidelity  # it builds on this module's tasks and rounds
+
+    rounds += fidelity.rounds(work, reps, clip_repeats, mode == "quick", long, minute)
+    from benchmarks import streaming  # issue 12: memory by duration, server with two tasks
+
+    rounds += streaming.rounds(work, long, reps)
     return Plan(mode=mode, threads=threads, rounds=rounds)
 
 
@@ -237,7 +271,7 @@ def smoke_plan(work: Path, threads: int) -> Plan:
     lang = sets.TEST_DATA / "lang"
     long = replace(
         _built_task("long", mini, ("long", "minute"), "long"),
-        systems=(AURAL_CLI, FASTER_WHISPER, WHISPER_CPP),
+        systems=(AURAL_CLI, FASTER_WHISPER, WHISPER_CPP, FASTER_WHISPER_BATCHED),
     )
     tiny = (
         long,
@@ -257,8 +291,10 @@ def smoke_plan(work: Path, threads: int) -> Plan:
         *_switching_tasks(crop.path, crop.duration, crop.placed),
     )
     rounds = (
-        Round("tiny", "tiny.en", SPEED_SYSTEMS, tiny),
+        Round("tiny", "tiny.en", (*SPEED_SYSTEMS, FASTER_WHISPER_BATCHED), tiny),
         Round("minute", "tiny.en", (AURAL_PROCESS, FASTER_WHISPER), (replace(long, systems=None),)),
         Round("base", "base", (AURAL_CLI, FASTER_WHISPER), base),
     )
-    return Plan(mode="smoke", threads=threads, rounds=rounds)
+    from benchmarks import streaming
+
+    return Plan(mode="smoke", threads=threads, rounds=rounds + streaming.smoke_rounds(long))

@@ -16,13 +16,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks import metrics
+from benchmarks import fidelity, metrics, streaming
 from benchmarks import plan as p
 
 Record = dict[str, Any]
 Summary = dict[str, Any]
 
-SPEED_BASELINES = (p.FASTER_WHISPER, p.WHISPER_CPP, p.FASTER_WHISPER_GREEDY, p.WHISPER_CPP_GREEDY)
+SPEED_BASELINES = (
+    p.FASTER_WHISPER,
+    p.FASTER_WHISPER_BATCHED,
+    p.WHISPER_CPP,
+    p.FASTER_WHISPER_GREEDY,
+    p.WHISPER_CPP_GREEDY,
+)
 AURAL_SYSTEMS = (p.AURAL_CLI, p.AURAL_HTTP)
 
 
@@ -212,6 +218,8 @@ def summarise(plan: p.Plan, records: list[Record]) -> Summary:
         "stereo_split": _time_ratio(calls, tasks, "stereo-both", "stereo-one"),
         "switching_cost": _time_ratio(calls, tasks, "switch-on", "switch-off"),
         "no_speech": _no_speech(calls, tasks),
+        "streaming": streaming.summarise(records),
+        "fidelity": fidelity.summarise(calls, tasks),
     }
 
 
@@ -248,7 +256,7 @@ def ratios(s: Summary) -> dict[str, Any]:
     latency: dict[str, Any] = {}
     memory: dict[str, Any] = {}
     for aural in AURAL_SYSTEMS:
-        for base in (p.FASTER_WHISPER, p.WHISPER_CPP):
+        for base in (p.FASTER_WHISPER, p.FASTER_WHISPER_BATCHED, p.WHISPER_CPP):
             key = f"{aural} / {base}"
             for q in ("p50", "p95"):
                 value = _div(
@@ -265,7 +273,12 @@ def ratios(s: Summary) -> dict[str, Any]:
     wer: dict[str, Any] = {}
     for name, table in s["wer_percent"].items():
         for aural in AURAL_SYSTEMS:
-            for base in (p.FASTER_WHISPER, p.WHISPER_CPP, p.FASTER_WHISPER_GREEDY):
+            for base in (
+                p.FASTER_WHISPER,
+                p.FASTER_WHISPER_BATCHED,
+                p.WHISPER_CPP,
+                p.FASTER_WHISPER_GREEDY,
+            ):
                 value = _sub(table.get(aural), table.get(base))
                 if value is not None:
                     wer.setdefault(name, {})[f"{aural} - {base}"] = value
@@ -275,7 +288,9 @@ def ratios(s: Summary) -> dict[str, Any]:
         "peak_rss_long": memory,
         "wer_points": wer,
         "issue_6": issue6_goals(s),
+        "issue_12": streaming.goals(s),
         "issue_2": issue2_figures(s),
+        "issue_10": fidelity.goals(s.get("fidelity") or {}),
     }
 
 
@@ -403,6 +418,7 @@ def render_markdown(result: dict[str, Any]) -> str:
         ["goal", "measured", "target", "met"],
         [[g["goal"], _fmt(g["measured"]), g["target"], _met(g["met"])] for g in r["issue_6"]],
     )
+    out += streaming.render(result)
     i2 = r["issue_2"]
     out += ["", f"### Issue 2: aural vs plain faster-whisper on a {_fmt(i2['audio_s'])} s file", ""]
     out += _table(
@@ -546,6 +562,7 @@ def render_markdown(result: dict[str, Any]) -> str:
                     ]
                 )
     out += _table(["input", "system", "words", "output (start)"], rows)
+    out += fidelity.render(s.get("fidelity") or {}, r.get("issue_10") or [], meta)
     machine = meta["machine"]
     out += ["", "## Machine", ""]
     out += [

@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 
 from benchmarks import plan as p
+from benchmarks import streaming
 from benchmarks.audio_sets import REPO_ROOT
 from benchmarks.systems import Output, call_record, interleaved, parse_aural_json
 
@@ -113,6 +114,7 @@ class Harness:
         ggml_paths: dict[str, str],
         log: Log,
         timeout_s: float | None = None,
+        system_env: dict[str, dict[str, str]] | None = None,
     ) -> None:
         self.plan = plan
         self.work = work
@@ -120,6 +122,8 @@ class Harness:
         self.ggml_paths = ggml_paths
         self.log = log
         self.timeout_s = timeout_s
+        # Extra environment per system: aural-previous's PYTHONPATH (its own source tree).
+        self.system_env = system_env or {}
         # Per run, so that runs sharing a work directory (a smoke test during a full run)
         # never read each other's job files.
         (work / "logs").mkdir(parents=True, exist_ok=True)
@@ -159,6 +163,10 @@ class Harness:
                 self._run_http(round_, tasks, record)
             elif system == p.AURAL_PROCESS:
                 self._run_cli_process(round_, tasks, record)
+            elif system == streaming.AURAL_HTTP_TWO:
+                streaming.run_server_two(
+                    round_, tasks, record, self.plan.threads, self.work, self.logs, self.timeout_s
+                )
             else:
                 self._run_worker(round_, rep, system, tasks, record)
         except Exception as exc:  # one failing system must not lose the others' numbers
@@ -177,6 +185,7 @@ class Harness:
             "threads": self.plan.threads,
             "warmup": round_.warmup,
             "tasks": [task_dict(t) for t in tasks],
+            "aural_src": self.system_env.get(system, {}).get("PYTHONPATH"),
         }
 
     def _run_worker(
@@ -193,7 +202,7 @@ class Harness:
             proc = subprocess.Popen(
                 command,
                 cwd=REPO_ROOT,
-                env=child_env(self.plan.threads),
+                env={**child_env(self.plan.threads), **self.system_env.get(system, {})},
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
@@ -237,7 +246,9 @@ class Harness:
                 raise RuntimeError(f"aural transcribe exited {code}:\n{_tail(err_file)}")
             record["peak_rss_mb"] = max(record["peak_rss_mb"] or 0.0, round(rss, 1))
             output = parse_aural_json(out_file.read_text(encoding="utf-8"))
-            record["calls"].append(call_record(task, repeat, wall, 0.0, output))
+            call = call_record(task, repeat, wall, 0.0, output)
+            call.update(peak_rss_mb=round(rss, 1), audio_s=task["duration"])  # per file
+            record["calls"].append(call)
 
     def _run_http(self, round_: p.Round, tasks: tuple[p.Task, ...], record: Record) -> None:
         """``aural serve`` on a loopback port, one synchronous DeepInfra request per call."""
@@ -345,6 +356,6 @@ def _wait_ready(base_url: str, proc: subprocess.Popen[bytes], log_file: Path) ->
 def task_dict(task: p.Task) -> dict[str, Any]:
     """A task as the JSON a worker reads (spans and references stay with the parent)."""
     data = asdict(task)
-    for heavy in ("spans", "reference"):
+    for heavy in ("spans", "reference", "fidelity"):
         data.pop(heavy)
     return data

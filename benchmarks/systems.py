@@ -34,6 +34,7 @@ class Output:
     text: str
     language: str | None
     segments: list[tuple[float, float, str | None]] = field(default_factory=list)
+    channel_texts: dict[int, str] = field(default_factory=dict)  # aural, several channels
 
 
 class Runner(Protocol):
@@ -53,9 +54,16 @@ class AuralCli:
     def __init__(self, job: dict[str, Any]) -> None:
         self.model: str = job["model"]
         self.expected_path: str = job["model_path"]
+        self.aural_src: str | None = job.get("aural_src")
 
     def load(self) -> None:
+        import aural
         from aural.model_pool import get_model_pool
+
+        if self.aural_src and not Path(aural.__file__).resolve().is_relative_to(
+            Path(self.aural_src).resolve()
+        ):
+            raise RuntimeError(f"aural imported from {aural.__file__}, not {self.aural_src}")
 
         loaded = get_model_pool().get(self.model)
         if os.path.realpath(loaded.path) != os.path.realpath(self.expected_path):
@@ -83,7 +91,13 @@ def parse_aural_json(text: str) -> Output:
     """The parts of aural's ``json`` transcript that the metrics use."""
     data = json.loads(text)
     segments = [(s["start"], s["end"], s.get("language")) for s in data["segments"]]
-    return Output(data["text"], data.get("language"), segments)
+    channels = sorted({s.get("channel", 0) for s in data["segments"]})
+    texts: dict[int, str] = {}
+    if len(data.get("channels") or []) > 1:
+        for channel in channels:
+            spoken = (s["text"].strip() for s in data["segments"] if s.get("channel") == channel)
+            texts[channel] = " ".join(t for t in spoken if t)
+    return Output(data["text"], data.get("language"), segments, texts)
 
 
 class FasterWhisper:
@@ -156,12 +170,16 @@ class WhisperCpp:
 
 def make_runner(job: dict[str, Any]) -> Runner:
     system = job["system"]
-    if system == p.AURAL_CLI:
+    if system in (p.AURAL_CLI, p.AURAL_PREVIOUS):
         return AuralCli(job)
     if system in (p.FASTER_WHISPER, p.FASTER_WHISPER_GREEDY):
         return FasterWhisper(job, 1 if system == p.FASTER_WHISPER_GREEDY else 5)
     if system in (p.WHISPER_CPP, p.WHISPER_CPP_GREEDY):
         return WhisperCpp(job, 1 if system == p.WHISPER_CPP_GREEDY else 5)
+    if system == p.FASTER_WHISPER_BATCHED:
+        from benchmarks.batched import FasterWhisperBatched
+
+        return FasterWhisperBatched(job)
     raise ValueError(f"no in-process runner for {system!r}")
 
 
@@ -174,7 +192,7 @@ def interleaved(tasks: list[dict[str, Any]]) -> list[tuple[dict[str, Any], int]]
 def call_record(
     task: dict[str, Any], repeat: int, wall: float, cpu: float, out: Output
 ) -> dict[str, Any]:
-    return {
+    record: dict[str, Any] = {
         "task": task["name"],
         "repeat": repeat,
         "wall_s": round(wall, 4),
@@ -183,6 +201,9 @@ def call_record(
         "language": out.language,
         "segments": [[round(s, 3), round(e, 3), lang] for s, e, lang in out.segments],
     }
+    if out.channel_texts:
+        record["channel_texts"] = {str(k): v for k, v in out.channel_texts.items()}
+    return record
 
 
 def run_job(job: dict[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import fidelity_shapes
 import jiwer
 import numpy as np
 import pytest
@@ -20,6 +21,9 @@ from aural.config import Settings
 from aural.model_pool import ModelPool
 
 DATA = Path(__file__).parent / "data"
+# `aural serve` processes started by tests serve no gRPC unless a test asks (the default port
+# 8080 is fixed and would clash between servers).
+os.environ.setdefault("AURAL_GRPC_PORT", "0")
 # A PostgreSQL database the tests may create databases from (trust auth on the test machines).
 POSTGRES_ADMIN_URL = os.environ.get(
     "AURAL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -103,3 +107,26 @@ def pink_noise(seconds: float, seed: int = 0) -> np.ndarray:
 
 def load_json(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+# --- issue 10's fidelity shapes, built at test time (tests/fidelity_shapes.py) -------------
+
+
+@pytest.fixture(scope="session")
+def lead_in_clip(tmp_path_factory: pytest.TempPathFactory) -> fidelity_shapes.LeadInClip:
+    """jfk.flac behind 27 s of pink noise at -50 dBFS: every word must be kept."""
+    return fidelity_shapes.lead_in_clip(tmp_path_factory.mktemp("lead_in"))
+
+
+@pytest.fixture(scope="session")
+def late_stereo(tmp_path_factory: pytest.TempPathFactory) -> fidelity_shapes.LateStereo:
+    """LibriVox clips on channel 0 from 0 s; channel 1 silent for 27 s, then jfk."""
+    return fidelity_shapes.late_stereo(tmp_path_factory.mktemp("late_stereo"))
+
+
+@pytest.fixture(scope="session")
+def alternating_languages(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> fidelity_shapes.AlternatingLanguages:
+    """Four runs of 33-38 s, es -> fr -> en -> es, from the lang/ prompts, with their spans."""
+    return fidelity_shapes.alternating_languages(tmp_path_factory.mktemp("alternating"))

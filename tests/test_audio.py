@@ -7,11 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from aural.audio import SAMPLE_RATE, Audio, decode_audio, select_channels
+from aural.audio import SAMPLE_RATE, Audio, clip, decode_audio, probe_channels, select_channels
 from aural.errors import (
     ChannelOutOfRangeError,
     EmptyMediaError,
     InvalidMediaError,
+    InvalidOptionError,
     MediaTooLongError,
     NoAudioStreamError,
     TruncatedMediaError,
@@ -100,3 +101,21 @@ def test_arrays_must_hold_samples() -> None:
         Audio.from_array(np.zeros(0))
     with pytest.raises(InvalidMediaError):
         Audio.from_array(np.zeros((1, 2, 3)))
+
+
+def test_clip_keeps_the_range_and_refuses_a_start_past_the_end() -> None:
+    audio = Audio.from_array(np.arange(3 * SAMPLE_RATE, dtype=np.float32))
+    part = clip(audio, 1.0, 2.5)
+    assert part.duration == pytest.approx(1.5)
+    assert part.samples[0, 0] == SAMPLE_RATE
+    assert clip(audio, 0.0, None) is audio
+    assert clip(audio, 2.0, 10.0).duration == pytest.approx(1.0)  # an end past the end: to the end
+    with pytest.raises(InvalidOptionError, match="after the end of the audio"):
+        clip(audio, 3.5, None)
+
+
+def test_probe_channels_reads_the_header(data_dir: Path) -> None:
+    assert probe_channels(data_dir / "jfk.flac") == 1
+    assert probe_channels(data_dir / "stereo_two_speakers.flac") == 2
+    with pytest.raises(InvalidMediaError):
+        probe_channels(data_dir / "bad/not_media.wav")

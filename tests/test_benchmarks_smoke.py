@@ -125,3 +125,20 @@ def test_ratios_come_first(smoke: tuple[dict[str, Any], str]) -> None:
     assert "aural-cli - faster-whisper" in ratios["wer_points"]["fixtures"]
     positions = [markdown.index(h) for h in ("## Ratios", "## Absolute numbers", "## Machine")]
     assert positions == sorted(positions)
+
+
+def test_issue12_figures_are_measured(smoke: tuple[dict[str, Any], str]) -> None:
+    """The batched-pipeline baseline, RSS by duration and the server with two tasks at once."""
+    result, markdown = smoke
+    summary = result["summary"]
+    batched = summary["speed_long"]["faster-whisper-batched"]
+    assert batched["x_realtime"] > 0
+    assert 50 < batched["peak_rss_mb"] < 10_000
+    (duration,) = summary["streaming"]["duration"].values()
+    assert 50 < duration["peak_rss_mb"] < 10_000
+    server = summary["streaming"]["server_two"]
+    assert server["peak_rss_tree_mb"] > 50
+    assert server["peak_rss_main_mb"] > 50
+    goals = {g["goal"]: g for g in result["ratios"]["issue_12"]}
+    assert goals["`aural transcribe` peak RSS on the long file (MB)"]["measured"] > 0
+    assert "### Issue 12 goals" in markdown

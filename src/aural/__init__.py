@@ -16,7 +16,7 @@ from aural.audio import Audio
 from aural.engine import transcribe_media
 from aural.errors import AuralError
 from aural.model_pool import ModelPool, get_model_pool
-from aural.pipeline import ProgressCallback
+from aural.pipeline import ProgressCallback, SegmentCallback
 from aural.types import (
     ChannelInfo,
     ChannelMode,
@@ -47,13 +47,16 @@ def transcribe(
     model: str | None = None,
     pool: ModelPool | None = None,
     on_progress: ProgressCallback | None = None,
+    on_segment: SegmentCallback | None = None,
     **options: Any,
 ) -> Transcript:
     """Transcribe a media file, or samples at 16 kHz (1-D mono or ``[channels, frames]``).
 
     ``options`` are the fields of :class:`TranscriptionOptions` (``language="fr"``,
     ``task="translate"``, ``channels=[1]``, ``word_timestamps=True``, ...). The model is loaded
-    once per process and reused by later calls.
+    once per process and reused by later calls. ``on_progress(done_s, total_s)`` follows the
+    decoding; ``on_segment(segment)`` gets each segment as soon as it is final, in timeline
+    order per channel.
     """
     source = Audio.from_array(media) if isinstance(media, np.ndarray) else media
     return transcribe_media(
@@ -62,4 +65,5 @@ def transcribe(
         pool or get_model_pool(),
         model=model,
         on_progress=on_progress,
+        on_segment=on_segment,
     )

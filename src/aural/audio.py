@@ -21,6 +21,7 @@ from aural.errors import (
     ChannelOutOfRangeError,
     EmptyMediaError,
     InvalidMediaError,
+    InvalidOptionError,
     MediaTooLongError,
     NoAudioStreamError,
     TruncatedMediaError,
@@ -138,6 +139,35 @@ def decode_audio(
     return Audio(samples)
 
 
+class _SampleBuffer:
+    """Decoded samples ``[channels, frames]`` written in place as frames arrive.
+
+    Sized from the header's duration when it gives one (pages never written are never resident),
+    grown by half when the media runs longer: the samples are held once, where a list of frames
+    joined at the end held them twice at the peak.
+    """
+
+    def __init__(self, channels: int, expected_frames: int) -> None:
+        self._data: Samples = np.empty((channels, max(expected_frames, SAMPLE_RATE)), np.float32)
+        self.frames = 0
+
+    @property
+    def channels(self) -> int:
+        return int(self._data.shape[0])
+
+    def append(self, chunk: Samples) -> None:
+        end = self.frames + chunk.shape[1]
+        if end > self._data.shape[1]:
+            grown = np.empty((self.channels, max(end, self._data.shape[1] * 3 // 2)), np.float32)
+            grown[:, : self.frames] = self._data[:, : self.frames]
+            self._data = grown
+        self._data[:, self.frames : end] = chunk
+        self.frames = end
+
+    def samples(self) -> Samples:
+        return self._data[:, : self.frames]
+
+
 def _decode_stream(
     container: av.container.InputContainer,
     stream: av.AudioStream,
@@ -147,8 +177,10 @@ def _decode_stream(
 ) -> Samples:
     # Planar float output gives [channels, frames] per frame with no interleaving to undo.
     resampler = av.AudioResampler(format="fltp", rate=SAMPLE_RATE)
-    chunks: list[Samples] = []
+    buffer: _SampleBuffer | None = None
     frames = 0
+    declared = probe_duration(container, stream)
+    expected = int((declared or 0.0) * SAMPLE_RATE) + SAMPLE_RATE
     limit = None if max_duration_s is None else int(max_duration_s * SAMPLE_RATE)
     try:
         for packet in container.demux(stream):
@@ -163,10 +195,12 @@ def _decode_stream(
             for frame in packet.decode():
                 for out in resampler.resample(frame):
                     chunk: Samples = out.to_ndarray().astype(np.float32, copy=False)
-                    if chunks and chunk.shape[0] != chunks[0].shape[0]:
+                    if buffer is None:
+                        buffer = _SampleBuffer(chunk.shape[0], expected)
+                    if chunk.shape[0] != buffer.channels:
                         continue  # a mid-stream layout change; keep the first layout
-                    chunks.append(chunk)
-                    frames += chunk.shape[1]
+                    buffer.append(chunk)
+                    frames = buffer.frames
             if limit is not None and frames > limit:
                 raise MediaTooLongError(
                     f"{name}: the media is over the {max_duration_s:.0f} s limit",
@@ -175,7 +209,11 @@ def _decode_stream(
             if on_progress is not None and frames:
                 on_progress(frames / SAMPLE_RATE)
         for out in resampler.resample(None):
-            chunks.append(out.to_ndarray().astype(np.float32, copy=False))
+            tail: Samples = out.to_ndarray().astype(np.float32, copy=False)
+            if buffer is None:
+                buffer = _SampleBuffer(tail.shape[0], expected)
+            if tail.shape[0] == buffer.channels:
+                buffer.append(tail)
     except av.error.FFmpegError as exc:
         if frames == 0:
             raise InvalidMediaError(f"{name}: the audio stream cannot be decoded") from exc
@@ -183,9 +221,9 @@ def _decode_stream(
             f"{name}: decoding broke off after {frames / SAMPLE_RATE:.1f} s (truncated or corrupt)",
             decoded_s=round(frames / SAMPLE_RATE, 3),
         ) from exc
-    if not chunks:
+    if buffer is None:
         return np.zeros((stream.channels or 1, 0), dtype=np.float32)
-    return np.ascontiguousarray(np.concatenate(chunks, axis=1), dtype=np.float32)
+    return buffer.samples()
 
 
 def select_channels(
@@ -208,3 +246,37 @@ def select_channels(
         mixed = audio.samples[selected].mean(axis=0, dtype=np.float32)
         return [ChannelAudio(selected[0] if len(selected) == 1 else 0, mixed)]
     return [ChannelAudio(index, audio.samples[index]) for index in selected]
+
+
+def clip(audio: Audio, start_s: float, end_s: float | None) -> Audio:
+    """The part of ``audio`` from ``start_s`` to ``end_s`` (``None``: to the end)."""
+    if start_s <= 0 and end_s is None:
+        return audio
+    if start_s >= audio.duration:
+        raise InvalidOptionError(
+            f"the time range starts at {start_s:g} s, after the end of the audio "
+            f"({audio.duration:.2f} s)",
+            option="start_s",
+        )
+    first = round(start_s * SAMPLE_RATE)
+    last = None if end_s is None else round(end_s * SAMPLE_RATE)
+    return Audio(np.ascontiguousarray(audio.samples[:, first:last]))
+
+
+def probe_channels(path: str | os.PathLike[str]) -> int:
+    """The channel count of the first audio stream, from the header (nothing is decoded).
+
+    Faces that accept mono only ask this before queueing; unreadable media raises the same
+    errors as :func:`decode_audio` does.
+    """
+    name = _describe(path)
+    if Path(path).stat().st_size == 0:
+        raise EmptyMediaError(f"{name}: the file is empty")
+    try:
+        container = av.open(os.fspath(path), mode="r")
+    except av.error.FFmpegError as exc:
+        raise InvalidMediaError(f"{name}: not a media file FFmpeg can read") from exc
+    with container:
+        if not container.streams.audio:
+            raise NoAudioStreamError(f"{name}: the media has no audio stream")
+        return int(container.streams.audio[0].channels or 1)

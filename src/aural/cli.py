@@ -215,12 +215,16 @@ def serve(
         str | None, typer.Option(help="Address to bind (default AURAL_HOST, 127.0.0.1).")
     ] = None,
     port: Annotated[int | None, typer.Option(help="Port (default AURAL_PORT, 8000).")] = None,
+    grpc_port: Annotated[
+        int | None,
+        typer.Option(help="Phonexia gRPC port (default AURAL_GRPC_PORT, 8080; 0: off)."),
+    ] = None,
     workers: Annotated[
         int | None, typer.Option(help="Transcriptions at once (default AURAL_WORKERS, 1).")
     ] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
-    """Run the HTTP server (Phonexia, DeepInfra and OpenAI faces) on the embedded job system."""
+    """Run the HTTP server (Phonexia, DeepInfra and OpenAI faces) and the Phonexia gRPC face."""
     import uvicorn
 
     from aural.api.app import create_app
@@ -229,7 +233,7 @@ def serve(
     from aural.jobs.context import configure_logging
     from aural.jobs.store import TaskStore
 
-    updates = {"host": host, "port": port, "workers": workers}
+    updates = {"host": host, "port": port, "grpc_port": grpc_port, "workers": workers}
     overrides = {name: value for name, value in updates.items() if value is not None}
     try:
         settings = Settings(**{**get_settings().model_dump(), **overrides})
@@ -248,13 +252,14 @@ def serve(
                 "`aural keys create --name NAME`, or bind to 127.0.0.1"
             )
     configure_logging(log_level)
+    grpc_note = f", gRPC on port {settings.grpc_port}" if settings.grpc_port else ""
     stderr.print(
-        f"aural serving on http://{settings.host}:{settings.port} (docs at /docs, "
+        f"aural serving on http://{settings.host}:{settings.port} (docs at /docs{grpc_note}, "
         f"data in {settings.data_dir.resolve()})",
         highlight=False,
     )
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, serve_grpc=True),
         host=settings.host,
         port=settings.port,
         log_config=None,

@@ -65,9 +65,25 @@ class Settings(BaseSettings):
     # --- the server (aural serve) and its embedded job system ---
     host: str = Field(default="127.0.0.1", description="Address `aural serve` binds to.")
     port: int = Field(default=8000, ge=0, le=65535, description="Port `aural serve` listens on.")
+    grpc_port: int = Field(
+        default=8080,
+        ge=0,
+        le=65535,
+        description="Port of the Phonexia gRPC face of `aural serve` (same host); 0 turns it off.",
+    )
+    grpc_tls_cert: Path | None = Field(
+        default=None, description="PEM certificate chain: gRPC over TLS (with grpc_tls_key)."
+    )
+    grpc_tls_key: Path | None = Field(default=None, description="PEM private key of the cert.")
     store_url: str | None = Field(
         default=None,
         description="SQLAlchemy URL of the task store; unset is SQLite in the data directory.",
+    )
+    batch_chunks: int = Field(
+        default=8,
+        ge=1,
+        description="30 s chunks decoded at once over all CPU workers of one model (memory "
+        "grows with it, ~80 MB per chunk for base); each call batches its share.",
     )
     workers: int | None = Field(
         default=None,

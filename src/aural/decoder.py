@@ -42,7 +42,7 @@ _TRANSCRIBE_DEFAULTS = inspect.signature(WhisperModel.transcribe).parameters
 class EncodedWindow:
     """Speech that fits one window: its features and the encoder's output for them."""
 
-    features: np.ndarray
+    features: np.ndarray[Any, Any]  # bare ndarray is an error on numpy 1.x stubs
     encoder_output: ctranslate2.StorageView
 
 
@@ -69,6 +69,16 @@ def encode_window(
     # generate_segments reads the content length from the features: only the speech counts.
     content_frames = int(np.ceil(seconds * _FRAMES_PER_S)) + 1
     return EncodedWindow(features[:, :content_frames], encoder_output)
+
+
+def no_speech_probability(whisper: WhisperModel, window: EncodedWindow) -> float:
+    """Whisper's probability that an encoded window holds no speech (its <|nospeech|> token at
+    the start of the transcript), as faster-whisper's silence rule reads it."""
+    prompt = [whisper.hf_tokenizer.token_to_id("<|startoftranscript|>")]
+    result = whisper.model.generate(
+        window.encoder_output, [prompt], max_length=2, return_no_speech_prob=True
+    )[0]
+    return float(result.no_speech_prob)
 
 
 def rank_languages(
@@ -156,16 +166,8 @@ def decode_batched(
     the benchmark's 77 s file this took the WER from 7.1 % back to that of the sequential loop.
     """
     chunks = pack_chunks(regions, min(WINDOW_S, float(options.chunk_length_s)))
-    clips = [{"start": c.start / SAMPLE_RATE, "end": c.end / SAMPLE_RATE} for c in chunks]
-    segments, _ = BatchedInferencePipeline(whisper).transcribe(
-        samples,
-        **_transcribe_arguments(language, options),
-        clip_timestamps=clips,
-        batch_size=batch_size,
-        without_timestamps=False,  # the batched default drops segment timing
-    )
     heard = [chunk.start for chunk in chunks]  # per chunk: end of its last segment
-    for segment in segments:
+    for segment in _batches(whisper, samples, chunks, language, options, batch_size):
         middle = int((segment.start + segment.end) / 2 * SAMPLE_RATE)
         for index, chunk in enumerate(chunks):
             if chunk.start <= middle <= chunk.end:
@@ -176,6 +178,39 @@ def decode_batched(
         offset = tail.start / SAMPLE_RATE
         for segment in decode_window(whisper, window, language, options):
             yield _shifted(segment, offset)
+
+
+def _batches(
+    whisper: WhisperModel,
+    samples: Samples,
+    chunks: list[SpeechRegion],
+    language: str,
+    options: TranscriptionOptions,
+    batch_size: int,
+) -> Iterator[WhisperSegment]:
+    """The pipeline's segments, fed one batch of chunks at a time.
+
+    Given every chunk at once, ``BatchedInferencePipeline`` computes and stacks the features of
+    all of them before the first batch (two copies of ~1 MB per 30 s chunk: 0.5 GB for 2 h of
+    speech); fed a batch at a time it holds one batch's. Batches are independent (no
+    conditioning on earlier text) and one pipeline object is kept, so the segments are the
+    same. Measured in benchmarks/results/2026-11-29-streaming-levers.md.
+    """
+    pipeline = BatchedInferencePipeline(whisper)
+    step = max(1, batch_size)
+    for first in range(0, len(chunks), step):
+        clips = [
+            {"start": c.start / SAMPLE_RATE, "end": c.end / SAMPLE_RATE}
+            for c in chunks[first : first + step]
+        ]
+        segments, _ = pipeline.transcribe(
+            samples,
+            **_transcribe_arguments(language, options),
+            clip_timestamps=clips,
+            batch_size=batch_size,
+            without_timestamps=False,  # the batched default drops segment timing
+        )
+        yield from segments
 
 
 def _shifted(segment: WhisperSegment, offset: float) -> WhisperSegment:

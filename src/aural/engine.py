@@ -6,12 +6,15 @@ licensing apply the same way on every face.
 
 from __future__ import annotations
 
+import ctypes
+from collections.abc import Callable
 from dataclasses import replace
+from functools import lru_cache, partial
 
-from aural.audio import Audio, MediaSource, decode_audio
+from aural.audio import Audio, MediaSource, clip, decode_audio
 from aural.model_pool import ModelPool
-from aural.pipeline import ProgressCallback, Transcriber
-from aural.types import Transcript, TranscriptionOptions
+from aural.pipeline import ProgressCallback, SegmentCallback, Transcriber, validate_options
+from aural.types import Segment, Transcript, TranscriptionOptions, Word
 
 
 def with_deployment_licence(options: TranscriptionOptions, pool: ModelPool) -> TranscriptionOptions:
@@ -27,8 +30,13 @@ def transcribe_media(
     pool: ModelPool,
     model: str | None = None,
     on_progress: ProgressCallback | None = None,
+    on_segment: SegmentCallback | None = None,
 ) -> Transcript:
-    """Decode ``source`` (unless it is already :class:`Audio`) and transcribe it."""
+    """Decode ``source`` (unless it is already :class:`Audio`) and transcribe it.
+
+    ``on_segment`` gets each segment as soon as it is final (timeline order per channel), for
+    the faces that stream; the returned transcript holds the same segments.
+    """
     options = with_deployment_licence(options, pool)
     loaded = pool.get(model)
     audio = (
@@ -36,4 +44,61 @@ def transcribe_media(
         if isinstance(source, Audio)
         else decode_audio(source, max_duration_s=pool.settings.max_duration_s)
     )
-    return Transcriber(loaded).transcribe(audio, options, on_progress)
+    try:
+        if options.start_s > 0 or options.end_s is not None:
+            validate_options(options)
+            part = clip(audio, options.start_s, options.end_s)
+            offset = options.start_s
+            streamed: SegmentCallback | None = None
+            if on_segment is not None:
+                streamed = partial(_emit_shifted, on_segment, offset)
+            transcript = Transcriber(loaded).transcribe(part, options, on_progress, streamed)
+            return shifted(transcript, offset)
+        return Transcriber(loaded).transcribe(audio, options, on_progress, on_segment)
+    finally:
+        release_freed_memory()
+
+
+def _emit_shifted(callback: SegmentCallback, offset_s: float, segment: Segment) -> None:
+    callback(_shifted_segment(segment, offset_s))
+
+
+def _shifted_segment(segment: Segment, offset_s: float) -> Segment:
+    def word(w: Word) -> Word:
+        return replace(w, start=round(w.start + offset_s, 3), end=round(w.end + offset_s, 3))
+
+    return replace(
+        segment,
+        start=round(segment.start + offset_s, 3),
+        end=round(segment.end + offset_s, 3),
+        words=tuple(word(w) for w in segment.words),
+    )
+
+
+def shifted(transcript: Transcript, offset_s: float) -> Transcript:
+    """``transcript`` of a clip starting ``offset_s`` into the media, on the media's timeline.
+
+    ``duration`` stays the length of the audio processed (the clip).
+    """
+    if offset_s <= 0:
+        return transcript
+    segments = tuple(_shifted_segment(s, offset_s) for s in transcript.segments)
+    return replace(transcript, segments=segments)
+
+
+@lru_cache(maxsize=1)
+def _malloc_trim() -> Callable[[int], int] | None:
+    trim: Callable[[int], int] | None = getattr(ctypes.CDLL(None), "malloc_trim", None)
+    return trim
+
+
+def release_freed_memory() -> None:
+    """Hand the C heap's freed pages back to the kernel (glibc only; elsewhere nothing).
+
+    A transcription frees hundreds of MB of model-call buffers that glibc keeps in its arenas:
+    measured on a 180 s file, 783 MB resident after the call, 445 MB after this (the server's
+    RSS between tasks, and the room a second task finds). Costs milliseconds.
+    """
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)

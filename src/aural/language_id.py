@@ -11,7 +11,7 @@ may actually be chosen.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from aural.audio import Samples
@@ -23,19 +23,29 @@ Ranking = dict[str, float]
 RankSpeech = Callable[[Samples], Ranking]
 """Ranks the languages of (the first window of) some speech."""
 
+ScoreByDecoding = Callable[[Samples, Sequence[str]], dict[str, float]]
+"""Decodes (the first window of) some speech in each candidate language and returns the mean
+token log-probability of each transcript."""
+
 # Two candidates are "close" when the runner-up has at least this share of the leader's
 # probability (log-odds below ln 4 ~ 1.4 nats): the leader is not yet clearly ahead.
 CLOSE_RATIO = 0.25
+# Hysteresis of the decoding look: the detector's leader keeps its place unless the runner-up's
+# transcript is more probable by this much per token (nats). Spanish prompts that Whisper decodes
+# nearly as well in Portuguese differ by 0.01-0.18; wrong leaders lost by 0.08-0.5.
+DECODING_MARGIN = 0.1
 # Below this, a probability counts as no support at all (log of it bounds a Viterbi cost).
 MIN_PROBABILITY = 1e-4
 
 
 @dataclass(frozen=True)
 class Ranker:
-    """Two ways to rank speech: ``quick`` (short encoder context) and ``full`` (30 s)."""
+    """Two ways to rank speech: ``quick`` (short encoder context) and ``full`` (30 s), and
+    optionally a last look for a close call, by decoding in the two best languages."""
 
     quick: RankSpeech
     full: RankSpeech
+    by_decoding: ScoreByDecoding | None = None
 
 
 def allowed_ranking(ranking: Ranking, allowed: frozenset[str] | None) -> Ranking:
@@ -83,3 +93,23 @@ def log_support(ranking: Ranking | None, code: str) -> float:
     if ranking is None:
         return 0.0
     return math.log(max(ranking.get(code, 0.0), MIN_PROBABILITY))
+
+
+def decide(
+    speech: Samples, ranker: Ranker, allowed: frozenset[str] | None, first: Ranking | None = None
+) -> tuple[str, float]:
+    """The language of ``speech``: :func:`rank_carefully`, and when its two best are still close
+    after the full look, the one of the two that decodes the speech more probably.
+
+    Measured on the 168 Spanish asterisk prompts >= 3 s (8 kHz IVR speech, where Whisper's
+    detector hesitates between es, it, ca and pt): without the margin the decoding look fixed 7
+    wrong answers and broke 3 right ones; with it, 6 and 1.
+    """
+    ranking = rank_carefully(speech, ranker, allowed, first)
+    (leader, p_leader), (runner_up, _) = top_two(ranking)
+    if ranker.by_decoding is None or not runner_up or not is_close(ranking):
+        return leader, p_leader
+    scores = ranker.by_decoding(speech, [leader, runner_up])
+    if scores[runner_up] > scores[leader] + DECODING_MARGIN:
+        return runner_up, ranking.get(runner_up, 0.0)
+    return leader, p_leader

@@ -34,6 +34,8 @@ class LoadedModel:
     # Pieces of one transcription run side by side (CTranslate2 workers on CPU; 1 on GPU,
     # where batching does that job).
     parallelism: int = 1
+    # Most 30 s chunks one batched call decodes at once (None: the request's batch_size).
+    batch_limit: int | None = None
 
     @property
     def multilingual(self) -> bool:
@@ -97,11 +99,18 @@ class ModelPool:
             parallelism = settings.resolved_model_workers
         kwargs["num_workers"] = max(parallelism, settings.resolved_workers_per_model)
         whisper = WhisperModel(path, **kwargs)
+        # Peak memory grows with the chunks decoded at once over all of the model's calls
+        # (beam-search state per chunk, about 80 MB each for base): on CPU they are shared out.
+        limit = None
+        if device == "cpu":
+            limit = max(1, settings.batch_chunks // kwargs["num_workers"])
         with self._guard:
             if self._speech is None:
                 self._speech = SpeechDetector()
             speech = self._speech
-        return LoadedModel(name, path, whisper, speech, device, compute_type, parallelism)
+        return LoadedModel(
+            name, path, whisper, speech, device, compute_type, parallelism, batch_limit=limit
+        )
 
 
 @lru_cache(maxsize=1)

@@ -25,23 +25,28 @@ from aural.decoder import (
     decode_window,
     encode_window,
     fits_one_window,
+    no_speech_probability,
     pack_chunks,
     rank_languages,
 )
 from aural.errors import InvalidOptionError, UnsupportedLanguageError
-from aural.language_id import Ranker, Ranking, best, rank_carefully
+from aural.language_id import Ranker, Ranking, decide
 from aural.languages import (
     ensure_licensed,
     normalise_language_set,
     parse_language_option,
 )
 from aural.model_pool import LoadedModel
-from aural.speech import SpeechRegion, find_speech, gather
+from aural.speech import SpeechRegion, gather, map_speech, windows
 from aural.switching import LanguageRun, plan_runs
 from aural.types import ChannelInfo, Segment, Transcript, TranscriptionOptions, Word
 
 DecodePath = Literal["window", "batched", "sequential"]
 """One trimmed encoder pass; batched chunks; Whisper's own sequential loop (batch_size 0)."""
+
+# The second look at stretches the VAD left out (see speech.SpeechMap): kept as speech when
+# Whisper's no-speech probability for them is below this.
+SECOND_LOOK_NO_SPEECH = 0.5
 
 # Encoder context (s) of a language detection that does not also decode: language ID holds on
 # shorter padding than decoding does (see benchmarks/results/2026-11-21-levers.md).
@@ -52,6 +57,10 @@ _R = TypeVar("_R")
 
 ProgressCallback = Callable[[float, float], None]
 """Called with (seconds of audio done, seconds in all) as decoding advances."""
+
+SegmentCallback = Callable[[Segment], None]
+"""Called with each segment once it is final, in timeline order per channel (see
+:class:`_Emitter`); the faces that stream (gRPC) send it on before the transcription ends."""
 
 
 def validate_options(options: TranscriptionOptions) -> None:
@@ -64,6 +73,13 @@ def validate_options(options: TranscriptionOptions) -> None:
         raise InvalidOptionError("temperature must be between 0 and 1", option="temperature")
     if options.patience <= 0:
         raise InvalidOptionError("patience must be positive", option="patience")
+    if not 0.0 <= options.start_s < math.inf:
+        raise InvalidOptionError("start_s must be a non-negative time in seconds", option="start_s")
+    if options.end_s is not None and not options.start_s < options.end_s < math.inf:
+        raise InvalidOptionError(
+            f"end_s ({options.end_s:g} s) must be after start_s ({options.start_s:g} s)",
+            option="end_s",
+        )
 
 
 class Transcriber:
@@ -77,7 +93,9 @@ class Transcriber:
         audio: Audio,
         options: TranscriptionOptions,
         on_progress: ProgressCallback | None = None,
+        on_segment: SegmentCallback | None = None,
     ) -> Transcript:
+        """The whole transcript; ``on_progress`` and ``on_segment`` report as decoding goes."""
         validate_options(options)
         requested = self._requested_language(options)
         channels = select_channels(audio, options.channels, options.channel_mode)
@@ -86,7 +104,10 @@ class Transcriber:
             plans = workers.map(lambda c: self._plan_runs(c, options, requested), channels)
             jobs = decode_jobs(channels, plans, options, self.model.parallelism)
             progress.expect(jobs)
-            decoded = workers.map(lambda job: self._decode_job(job, options, progress), jobs)
+            emitter = _Emitter(jobs, on_segment)
+            decoded = workers.map(
+                lambda job: emitter.done(job, self._decode_job(job, options, progress)), jobs
+            )
         progress.finish()
         segments = [segment for job_segments in decoded for segment in job_segments]
         infos = [
@@ -134,11 +155,15 @@ class Transcriber:
 
         Speech that fits one window is encoded here once; detection and decoding share it.
         """
-        regions = find_speech(channel.samples, options.vad, self.model.speech)
+        found = map_speech(channel.samples, options.vad, self.model.speech)
+        regions = sorted(
+            found.regions + self._heard_by_whisper(channel.samples, found.unsure),
+            key=lambda region: region.start,
+        )
         if not regions:
             return []
         allowed = normalise_language_set(options.licensed_languages)
-        ranker = Ranker(quick=self._rank, full=self._rank_full)
+        ranker = Ranker(quick=self._rank, full=self._rank_full, by_decoding=self._score_by_decoding)
         if options.language_switching and requested is None:
             with _Workers(self.model.parallelism) as workers:
                 return plan_runs(channel.samples, regions, ranker, allowed, workers.map)
@@ -149,8 +174,29 @@ class Transcriber:
         if requested is not None:
             return [LanguageRun(requested, 1.0, tuple(regions), window)]
         first = rank_languages(self.model.whisper, window.encoder_output) if window else None
-        language, probability = best(rank_carefully(speech, ranker, allowed, first))
+        language, probability = decide(speech, ranker, allowed, first)
         return [LanguageRun(language, probability, tuple(regions), window)]
+
+    def _heard_by_whisper(self, samples: Samples, unsure: list[SpeechRegion]) -> list[SpeechRegion]:
+        """The unsure stretches in which Whisper itself hears speech.
+
+        They are grouped into windows (one encoder pass each, so the cost is bounded by the
+        length of what the VAD left out); a window is kept whole when Whisper's no-speech
+        probability for it is below ``SECOND_LOOK_NO_SPEECH``. Decoding then applies Whisper's
+        own silence rules to every segment, as for any region.
+        """
+        if not unsure:
+            return []
+        whisper = self.model.whisper
+        groups = windows(unsure, WINDOW_S - 1.0)
+
+        def heard(group: list[SpeechRegion]) -> bool:
+            window = encode_window(whisper, gather(samples, group))
+            return no_speech_probability(whisper, window) < SECOND_LOOK_NO_SPEECH
+
+        with _Workers(self.model.parallelism) as workers:
+            verdicts = workers.map(heard, groups)
+        return [r for group, kept in zip(groups, verdicts, strict=True) if kept for r in group]
 
     def _rank(self, speech: Samples) -> Ranking:
         """Whisper's language probabilities for (the first window of) ``speech``, on the
@@ -160,6 +206,22 @@ class Transcriber:
     def _rank_full(self, speech: Samples) -> Ranking:
         """The same on Whisper's full 30 s context: the second look when the first is close."""
         return self._rank_on(speech, WINDOW_S)
+
+    def _score_by_decoding(self, speech: Samples, candidates: Sequence[str]) -> dict[str, float]:
+        """The mean token log-probability of a greedy transcript of (the first window of)
+        ``speech`` in each candidate: one full-context encoding, a decode per candidate."""
+        head = speech[: int((WINDOW_S - 1) * SAMPLE_RATE)]
+        window = encode_window(self.model.whisper, head, WINDOW_S)
+        greedy = TranscriptionOptions(beam_size=1, temperature=(0.0,), vad=False)
+
+        def mean_log_probability(language: str) -> float:
+            segments = list(decode_window(self.model.whisper, window, language, greedy))
+            tokens = sum(len(s.tokens) for s in segments)
+            if not tokens:
+                return -math.inf
+            return float(sum(s.avg_logprob * len(s.tokens) for s in segments)) / tokens
+
+        return {language: mean_log_probability(language) for language in candidates}
 
     def _rank_on(self, speech: Samples, context_s: float) -> Ranking:
         head = speech[: int((WINDOW_S - 1) * SAMPLE_RATE)]
@@ -186,8 +248,11 @@ class Transcriber:
             raw: Iterable[WhisperSegment] = decode_window(whisper, window, run.language, options)
             timeline = gathered
         elif path == "batched":
+            batch = options.batch_size
+            if self.model.batch_limit is not None:
+                batch = min(batch, self.model.batch_limit)
             raw = decode_batched(
-                whisper, channel.samples, run.regions, run.language, options, options.batch_size
+                whisper, channel.samples, run.regions, run.language, options, batch
             )
             timeline = SpeechTimestampsMap(
                 [{"start": 0, "end": channel.samples.shape[0]}], SAMPLE_RATE
@@ -286,6 +351,39 @@ class _Workers:
         if self._pool is None or len(items) <= 1:
             return [function(item) for item in items]
         return list(self._pool.map(function, items))
+
+
+class _Emitter:
+    """Hands each segment to ``callback`` once it is final, in timeline order per channel.
+
+    A piece's segments are final when the piece is done (tails decoded again arrive at its end),
+    and they are handed on once every earlier piece of the same channel is done too, so a
+    channel's segments come in the order of its timeline while its pieces finish in any order
+    on any worker. Channels do not wait for each other. Segment ids are assigned by the final
+    :class:`Transcript` (ordered over all channels); streamed segments count per call.
+    """
+
+    def __init__(self, jobs: Sequence[DecodeJob], callback: SegmentCallback | None) -> None:
+        self.callback = callback
+        self._lock = threading.Lock()
+        self._pending: dict[int, list[DecodeJob]] = {}
+        for job in sorted(jobs, key=lambda j: j.start_s):
+            self._pending.setdefault(job.channel.channel, []).append(job)
+        self._finished: dict[int, list[Segment]] = {}
+        self._sent = 0
+
+    def done(self, job: DecodeJob, segments: list[Segment]) -> list[Segment]:
+        """Record ``job``'s segments, hand on what became final; returns ``segments``."""
+        if self.callback is None:
+            return segments
+        with self._lock:
+            self._finished[id(job)] = sorted(segments, key=lambda s: s.start)
+            queue = self._pending[job.channel.channel]
+            while queue and id(queue[0]) in self._finished:
+                for segment in self._finished.pop(id(queue.pop(0))):
+                    self.callback(replace(segment, id=self._sent))
+                    self._sent += 1
+        return segments
 
 
 class _Progress:

@@ -176,10 +176,42 @@ def _pad(spans: list[tuple[int, int]], total: int, vad: VadSettings) -> list[Spe
     return [SpeechRegion(start, end) for start, end in bounds if end > start]
 
 
+@dataclass(frozen=True)
+class SpeechMap:
+    """What the detector made of one channel.
+
+    ``regions`` it heard speech in; ``unsure`` are stretches it left out although their energy
+    stands clearly above the channel's noise floor and it gave them some chance of speech: they
+    get a second look by Whisper itself before they are dropped.
+    """
+
+    regions: list[SpeechRegion]
+    unsure: list[SpeechRegion]
+
+
+# The second look: energy this far above the channel's noise floor (its 10th percentile of frame
+# energies), and above an absolute floor, with the VAD's probability at least this high somewhere.
+_FLOOR_PERCENTILE = 10.0
+_ABOVE_FLOOR_DB = 10.0
+_MIN_LEVEL_DB = -60.0
+_UNSURE_PROBABILITY = 0.1
+_MIN_UNSURE_S = 0.25
+_UNSURE_GAP_S = 0.3
+_UNSURE_PAD_S = 0.2
+
+
 def find_speech(
     samples: Samples, use_vad: bool, detector: SpeechDetector | None = None
 ) -> list[SpeechRegion]:
-    """Speech regions of a mono signal, cut at short pauses and at most 30 s long.
+    """Speech regions of a mono signal, cut at short pauses and at most 30 s long."""
+    return map_speech(samples, use_vad, detector).regions
+
+
+def map_speech(
+    samples: Samples, use_vad: bool, detector: SpeechDetector | None = None
+) -> SpeechMap:
+    """Speech regions of a mono signal, cut at short pauses and at most 30 s long, and the
+    stretches that deserve a second look.
 
     With VAD off, the whole signal in 30 s pieces. Short regions let batches be packed and
     language changes be placed between sentences.
@@ -187,9 +219,65 @@ def find_speech(
     step = int(FINE_VAD.max_region_s * SAMPLE_RATE)
     total = samples.shape[0]
     if not use_vad:
-        return [SpeechRegion(start, min(start + step, total)) for start in range(0, total, step)]
-    detector = detector or SpeechDetector()
-    return speech_regions(detector.probabilities(samples), total)
+        pieces = [SpeechRegion(start, min(start + step, total)) for start in range(0, total, step)]
+        return SpeechMap(pieces, [])
+    probabilities = (detector or SpeechDetector()).probabilities(samples)
+    regions = speech_regions(probabilities, total)
+    return SpeechMap(regions, _unsure(samples, probabilities, regions))
+
+
+def frame_levels(samples: Samples) -> npt.NDArray[np.float32]:
+    """The energy of every 32 ms frame in dB relative to full scale."""
+    frames = -(-samples.shape[0] // FRAME)
+    padded = np.zeros(frames * FRAME, dtype=np.float32)
+    padded[: samples.shape[0]] = samples
+    power = np.mean(np.square(padded.reshape(frames, FRAME), dtype=np.float64), axis=1)
+    levels: npt.NDArray[np.float32] = (10.0 * np.log10(power + 1e-12)).astype(np.float32)
+    return levels
+
+
+def _unsure(
+    samples: Samples, probabilities: Probabilities, regions: list[SpeechRegion]
+) -> list[SpeechRegion]:
+    """Stretches outside ``regions`` that stand above the noise floor and that the VAD gave some
+    chance of speech, joined over short gaps, padded, at most a window long."""
+    levels = frame_levels(samples)
+    if levels.size == 0:
+        return []
+    bar = max(float(np.percentile(levels, _FLOOR_PERCENTILE)) + _ABOVE_FLOOR_DB, _MIN_LEVEL_DB)
+    loud = levels >= bar
+    for region in regions:
+        loud[region.start // FRAME : -(-region.end // FRAME)] = False
+    spans = _runs(loud, max(1, round(_UNSURE_GAP_S * SAMPLE_RATE / FRAME)))
+    limit = int((FINE_VAD.max_region_s - 2 * _UNSURE_PAD_S) * SAMPLE_RATE / FRAME)
+    pad = int(_UNSURE_PAD_S * SAMPLE_RATE)
+    total = samples.shape[0]
+    unsure: list[SpeechRegion] = []
+    for start, end in spans:
+        if end - start < _MIN_UNSURE_S * SAMPLE_RATE / FRAME:
+            continue
+        if float(probabilities[start:end].max()) < _UNSURE_PROBABILITY:
+            continue
+        for first in range(start, end, limit):
+            piece_start, piece_end = first * FRAME, min(end, first + limit) * FRAME
+            # Padded, but never into a region the VAD found.
+            low = max([piece_start - pad] + [r.end for r in regions if r.end <= piece_start])
+            high = min(
+                [piece_end + pad, total] + [r.start for r in regions if r.start >= piece_end]
+            )
+            unsure.append(SpeechRegion(max(0, low), high))
+    return unsure
+
+
+def _runs(mask: npt.NDArray[np.bool_], max_gap: int) -> list[tuple[int, int]]:
+    """Frame spans where ``mask`` holds, joined across gaps of at most ``max_gap`` frames."""
+    spans: list[tuple[int, int]] = []
+    for index in np.flatnonzero(mask).tolist():
+        if spans and index - spans[-1][1] <= max_gap:
+            spans[-1] = (spans[-1][0], index + 1)
+        else:
+            spans.append((index, index + 1))
+    return spans
 
 
 def gather(samples: Samples, regions: list[SpeechRegion]) -> Samples:

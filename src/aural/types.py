@@ -59,6 +59,8 @@ class TranscriptionOptions:
     chunk_length_s: int = 30
     vad: bool = True
     batch_size: int = 8
+    start_s: float = 0.0
+    end_s: float | None = None
 
     @classmethod
     def create(cls, **values: Any) -> TranscriptionOptions:

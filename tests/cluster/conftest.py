@@ -45,6 +45,7 @@ class Node:
     process: subprocess.Popen[bytes]
     log: Path
     url: str = ""
+    grpc_target: str = ""  # host:port of the node's gRPC face
 
     def text(self) -> str:
         return self.log.read_text(errors="replace")
@@ -72,9 +73,11 @@ class Cluster:
         return Node(name, process, log)
 
     def start_api(self) -> Node:
-        port = _free_port()
-        node = self._spawn(f"api-{len(self.apis)}", ["serve", "--port", str(port)], {})
+        port, grpc_port = _free_port(), _free_port()
+        args = ["serve", "--port", str(port), "--grpc-port", str(grpc_port)]
+        node = self._spawn(f"api-{len(self.apis)}", args, {})
         node.url = f"http://127.0.0.1:{port}"
+        node.grpc_target = f"127.0.0.1:{grpc_port}"
 
         def ready() -> bool:
             assert node.process.poll() is None, node.text()

@@ -7,8 +7,12 @@ a SIGKILLed busy worker loses nothing, and a rate limit holds across API nodes.
 from __future__ import annotations
 
 import itertools
+import json
 import os
+import re
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -81,6 +85,27 @@ def test_synchronous_requests_are_answered_by_either_node(cluster: Cluster, data
     assert openai.status_code == 200, openai.text
     assert "ask not what your country" in deepinfra.json()["text"].lower()
     assert "ask not what your country" in openai.json()["text"].lower()
+
+
+def test_a_grpc_request_is_answered_through_a_celery_worker(
+    cluster: Cluster, data_dir: Path
+) -> None:
+    """The official Phonexia gRPC client against an API node; a worker process transcribes."""
+    client = Path(sys.executable).with_name("enhanced_speech_to_text_built_on_whisper_client")
+    result = subprocess.run(
+        [str(client), "--plaintext", "-H", cluster.apis[1].grpc_target,
+         "--metadata", f"authorization=Bearer {cluster.key}",
+         "transcribe", str(data_dir / "jfk.flac")],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    segments = json.loads(result.stdout)["result"]["one_best"]["segments"]
+    assert "ask not what your country" in " ".join(s["text"] for s in segments).lower()
+    queued = re.findall(r"Transcribe queued as task (\S+)", cluster.apis[1].text())
+    assert len(queued) == 1
+    record = cluster.store.get(queued[0])
+    assert record is not None and record.state == TaskState.DONE
+    assert queued[0] in cluster.worker_of(record).text()
 
 
 def test_a_rate_limit_holds_across_api_nodes(cluster: Cluster, data_dir: Path) -> None:

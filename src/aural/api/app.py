@@ -40,10 +40,14 @@ def register_webhook_payloads(webhooks: TaskWebhooks) -> None:
     webhooks.register(deepinfra.FACE, deepinfra.webhook_payload)
 
 
-def create_app(settings: Settings | None = None, *, pool: ModelPool | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, pool: ModelPool | None = None, serve_grpc: bool = False
+) -> FastAPI:
     """The app for ``settings`` (the environment's by default).
 
-    ``pool`` lets an embedding process share its loaded models with the server.
+    ``pool`` lets an embedding process share its loaded models with the server. With
+    ``serve_grpc`` (``aural serve``) the lifespan also runs the Phonexia gRPC face on
+    ``settings.grpc_port`` (unless 0), on the same event loop and services.
     """
     settings = settings or get_settings()
 
@@ -57,9 +61,18 @@ def create_app(settings: Settings | None = None, *, pool: ModelPool | None = Non
             await to_thread.run_sync(services.close)
             raise
         app.state.services = services
+        grpc_server = None
         try:
+            if serve_grpc and settings.grpc_port:
+                from aural.grpc.server import GrpcServer  # grpcio only where it is served
+
+                grpc_server = GrpcServer(services)
+                await grpc_server.start()
+            app.state.grpc = grpc_server
             yield
         finally:
+            if grpc_server is not None:
+                await grpc_server.stop()
             await to_thread.run_sync(services.close)
 
     app = FastAPI(

@@ -25,6 +25,7 @@ from aural.errors import (
 )
 from aural.jobs.errors import CapacityExceededError
 from aural.jobs.records import options_to_record, transcript_from_record
+from aural.jobs.storage import Upload
 from aural.jobs.store import NewTask, TaskRecord, TaskState, new_task_id
 from aural.jobs.waiting import wait_for_task
 from aural.languages import ensure_licensed, normalise_language_set, parse_language_option
@@ -121,15 +122,47 @@ async def enqueue(
 ) -> TaskRecord:
     """Store the task row (pending) and wake a worker; the upload is removed on failure."""
     state = request.scope.get("state", {})
+    return await enqueue_upload(
+        services,
+        principal,
+        task_id,
+        form.upload,
+        face=face,
+        model=model,
+        options=options,
+        face_options=face_options,
+        correlation_id=state.get("correlation_id"),
+        request_id=state.get("request_id"),
+        webhook_url=webhook_url,
+        webhook_location=webhook_location,
+    )
+
+
+async def enqueue_upload(
+    services: Services,
+    principal: Principal,
+    task_id: str,
+    upload: Upload,
+    *,
+    face: str,
+    model: str,
+    options: TranscriptionOptions,
+    face_options: dict[str, Any] | None = None,
+    correlation_id: str | None = None,
+    request_id: str | None = None,
+    webhook_url: str | None = None,
+    webhook_location: Location = (),
+) -> TaskRecord:
+    """:func:`enqueue` for any face (no HTTP request needed): the stored ``upload`` as a task."""
     new = NewTask(
         face=face,
         model=model,
         options=options_to_record(options),
         face_options=face_options,
-        media_path=str(form.upload.path),
-        media_bytes=form.upload.size,
-        correlation_id=state.get("correlation_id"),
-        request_id=state.get("request_id"),
+        media_path=str(upload.path),
+        media_bytes=upload.size,
+        correlation_id=correlation_id,
+        request_id=request_id,
         api_key_id=principal.key_id,
         webhook_url=webhook_url,
         task_id=task_id,
@@ -147,9 +180,9 @@ async def enqueue(
         except CapacityExceededError as exc:
             raise HTTPError.of(exc, ["license"]) from exc
     except BaseException:
-        form.upload.abort()
+        upload.abort()
         raise
-    form.upload.release()
+    upload.release()
     await to_thread.run_sync(services.executor.submit, record.id)
     return record
 

@@ -35,8 +35,20 @@ class RateLimiter:
 
     def hit(self, identity: str, rate: str | None) -> dict[str, str]:
         """Count one request; returns the ``x-ratelimit-*`` headers or raises a 429."""
+        headers, refused = self.count(identity, rate)
+        if refused is not None:
+            raise HTTPError.of(refused, headers=headers, top_message=refused.message)
+        return headers
+
+    def count(
+        self, identity: str, rate: str | None
+    ) -> tuple[dict[str, str], RateLimitedError | None]:
+        """Count one request: the ``x-ratelimit-*`` values, and the error when over the limit.
+
+        Face-independent (the gRPC face reports the error as ``RESOURCE_EXHAUSTED``).
+        """
         if not rate:
-            return {}
+            return {}, None
         item = _item(rate)
         try:
             with self._lock:
@@ -44,14 +56,13 @@ class RateLimiter:
                 stats = self._limiter.get_window_stats(item, "aural", identity)
         except Exception as exc:  # the shared storage (Redis) is down: serve, do not count
             log.warning("rate limit storage unavailable, request not counted: %s", exc)
-            return {}
+            return {}, None
         headers = {
             "x-ratelimit-limit": str(item.amount),
             "x-ratelimit-remaining": str(max(stats.remaining, 0)),
             "x-ratelimit-reset": str(math.ceil(stats.reset_time)),
         }
         if allowed:
-            return headers
+            return headers, None
         headers["retry-after"] = str(max(1, math.ceil(stats.reset_time - time.time())))
-        error = RateLimitedError(f"Rate limit exceeded: {item}.", limit=str(item))
-        raise HTTPError.of(error, headers=headers, top_message=error.message)
+        return headers, RateLimitedError(f"Rate limit exceeded: {item}.", limit=str(item))

@@ -1,4 +1,4 @@
-"""Prometheus metrics of one app: HTTP requests, task outcomes, audio processed, queue depth.
+"""Prometheus metrics of one app: HTTP and gRPC calls, task outcomes, audio processed, queue depth.
 
 Each app owns its registry (several apps can live in one process, as in the tests); task
 states and queue depth are read from the store at scrape time, so they hold for every node.
@@ -54,6 +54,18 @@ class Metrics:
             ["method", "route"],
             registry=self.registry,
         )
+        self.grpc_requests = Counter(
+            "aural_grpc_requests",
+            "gRPC calls by method and status code.",
+            ["method", "code"],
+            registry=self.registry,
+        )
+        self.grpc_request_seconds = Histogram(
+            "aural_grpc_request_duration_seconds",
+            "Time to answer gRPC calls (upload, wait and responses).",
+            ["method"],
+            registry=self.registry,
+        )
         self.tasks_finished = Counter(
             "aural_tasks_finished",
             "Tasks finished by this process, by face, model and final state.",
@@ -91,6 +103,10 @@ class Metrics:
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()
         self.request_seconds.labels(method, route).observe(seconds)
+
+    def observe_grpc(self, method: str, code: str, seconds: float) -> None:
+        self.grpc_requests.labels(method, code).inc()
+        self.grpc_request_seconds.labels(method).observe(seconds)
 
     def task_finished(self, record: TaskRecord) -> None:
         """:class:`aural.jobs.runner.TaskObserver` hook."""
