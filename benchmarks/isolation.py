@@ -87,7 +87,7 @@ def start(name: str, env: dict[str, str], root: Path, port: int) -> Server:
     data = root / name.split()[0] / str(port)
     process = subprocess.Popen(
         [str(AURAL), "serve", "--port", str(port), "--log-level", "warning"],
-        env={**os.environ, "AURAL_DATA_DIR": str(data), **env},
+        env={**os.environ, "AURAL_DATA_DIR": str(data), "AURAL_GRPC_PORT": "0", **env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
