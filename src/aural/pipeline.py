@@ -37,7 +37,7 @@ from aural.languages import (
     parse_language_option,
 )
 from aural.model_pool import LoadedModel
-from aural.speech import SpeechRegion, gather, map_speech, windows
+from aural.speech import SpeechRegion, gather, head, map_speech, windows
 from aural.switching import LanguageRun, plan_runs
 from aural.types import ChannelInfo, Segment, Transcript, TranscriptionOptions, Word
 
@@ -167,9 +167,10 @@ class Transcriber:
         if options.language_switching and requested is None:
             with _Workers(self.model.parallelism) as workers:
                 return plan_runs(channel.samples, regions, ranker, allowed, workers.map)
-        speech = gather(channel.samples, regions)
+        # Detection looks at one window of speech at most: gather no more than that.
+        speech = gather(channel.samples, head(regions, WINDOW_S))
         window = None
-        if fits_one_window(speech.shape[0], options.chunk_length_s):
+        if fits_one_window(sum(r.end - r.start for r in regions), options.chunk_length_s):
             window = encode_window(self.model.whisper, speech)
         if requested is not None:
             return [LanguageRun(requested, 1.0, tuple(regions), window)]

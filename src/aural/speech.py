@@ -287,6 +287,30 @@ def gather(samples: Samples, regions: list[SpeechRegion]) -> Samples:
     return np.concatenate([samples[r.start : r.end] for r in regions])
 
 
+def head(regions: list[SpeechRegion], seconds: float) -> list[SpeechRegion]:
+    """The first regions holding at least ``seconds`` of speech (all of them if less)."""
+    held = 0.0
+    for count, region in enumerate(regions, start=1):
+        held += region.duration
+        if held >= seconds:
+            return regions[:count]
+    return regions
+
+
+def middle(regions: list[SpeechRegion], seconds: float) -> list[SpeechRegion]:
+    """Consecutive regions from the middle of ``regions`` holding about ``seconds`` of speech
+    (all of them if they hold less)."""
+    total = sum(r.duration for r in regions)
+    if total <= seconds:
+        return regions
+    skip = (total - seconds) / 2
+    first = 0
+    while first < len(regions) - 1 and skip >= regions[first].duration:
+        skip -= regions[first].duration
+        first += 1
+    return head(regions[first:], seconds)
+
+
 def windows(regions: list[SpeechRegion], window_s: float) -> list[list[SpeechRegion]]:
     """Consecutive groups of regions holding up to ~``window_s`` of speech each.
 

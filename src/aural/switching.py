@@ -24,7 +24,7 @@ from aural.language_id import (
     log_support,
     rank_carefully,
 )
-from aural.speech import SpeechRegion, gather, windows
+from aural.speech import SpeechRegion, gather, middle, windows
 
 ParallelMap = Callable[[Callable[[Any], Any], Sequence[Any]], list[Any]]
 """``(function, items) -> [function(item) ...]``, possibly side by side."""
@@ -113,14 +113,14 @@ def plan_runs(
     """
     run_all: ParallelMap = parallel or _one_by_one
     groups = windows(regions, WINDOW_S)
-    speeches = [gather(samples, group) for group in groups]
-    enough = [s.shape[0] >= MIN_WINDOW_SPEECH_S * SAMPLE_RATE for s in speeches]
+    enough = [sum(r.duration for r in group) >= MIN_WINDOW_SPEECH_S for group in groups]
 
-    def window_evidence(speech: Samples) -> Ranking:
+    def window_evidence(group: list[SpeechRegion]) -> Ranking:
+        speech = gather(samples, group)  # one window at a time: memory stays flat
         probe = ranker.quick(speech[: int(WINDOW_PROBE_S * SAMPLE_RATE)])
         return rank_carefully(speech, ranker, allowed, first=probe)
 
-    found = iter(run_all(window_evidence, [s for s, e in zip(speeches, enough, strict=True) if e]))
+    found = iter(run_all(window_evidence, [g for g, e in zip(groups, enough, strict=True) if e]))
     evidence: list[Ranking | None] = [next(found) if e else None for e in enough]
     if not any(enough):
         whole = rank_carefully(gather(samples, regions), ranker, allowed)
@@ -160,7 +160,8 @@ def plan_runs(
 
     def settle(index: int) -> tuple[str, float]:
         run = drafts[index]
-        speech = _centre(gather(samples, list(run.regions)), WINDOW_S - 1.0)
+        # Up to a window of the run's own speech, from its middle (never the whole run).
+        speech = _centre(gather(samples, middle(list(run.regions), WINDOW_S)), WINDOW_S - 1.0)
         ranking = rank_carefully(speech, ranker, allowed)
         score = {
             code: log_support(ranking, code) + sum(log_support(r, code) for r in inside[index])
