@@ -108,6 +108,27 @@ class Settings(BaseSettings):
         description="A connection that sends nothing for this long while the server waits for "
         "its request head or body (a stalled upload) is closed.",
     )
+    isolation: Literal["process", "thread"] = Field(
+        default="process",
+        description="process: the embedded executor transcribes in worker processes of its own, "
+        "so a crash costs one worker, never the server; thread: in threads of the server.",
+    )
+    worker_memory_limit_bytes: int | None = Field(
+        default=None,
+        ge=0,
+        description="A worker process using more memory (RSS) is killed and its task charged an "
+        "attempt; unset: 80 % of the machine's memory divided by the workers; 0: no limit.",
+    )
+    task_time_limit_s: float = Field(
+        default=600.0,
+        gt=0,
+        description="Wall time a task may run in a worker process, plus task_time_per_audio_s.",
+    )
+    task_time_per_audio_s: float = Field(
+        default=2.0,
+        ge=0,
+        description="Extra wall time allowed per second of audio (duration x channels).",
+    )
     max_upload_bytes: int = Field(
         default=500 * 1024 * 1024, gt=0, description="Largest accepted media upload."
     )
@@ -168,6 +189,13 @@ class Settings(BaseSettings):
     )
     worker_concurrency: int = Field(
         default=1, ge=1, description="Worker processes of one `aural worker` (one model each)."
+    )
+    worker_metrics_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="`aural worker` serves Prometheus metrics of all its processes on this port "
+        "(0: none).",
     )
     heartbeat_interval_s: float = Field(
         default=10.0, gt=0, description="How often a worker marks its running tasks alive."
@@ -233,6 +261,17 @@ class Settings(BaseSettings):
     @property
     def resolved_workers_per_model(self) -> int:
         return self.workers_per_model or max(1, self.resolved_workers)
+
+    @property
+    def resolved_worker_memory_limit_bytes(self) -> int:
+        """The RSS ceiling of one worker process (0: none)."""
+        if self.worker_memory_limit_bytes is not None:
+            return self.worker_memory_limit_bytes
+        try:
+            total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (AttributeError, ValueError, OSError):  # not on this system: no limit
+            return 0
+        return int(total * 0.8) // max(1, self.resolved_workers)
 
     @property
     def resolved_media_dir(self) -> Path:

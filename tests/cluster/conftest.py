@@ -91,7 +91,10 @@ class Cluster:
         return node
 
     def start_worker(self) -> Node:
-        node = self._spawn(f"worker-{len(self.workers)}", ["worker"], {})
+        port = _free_port()  # its Prometheus metrics
+        name = f"worker-{len(self.workers)}"
+        node = self._spawn(name, ["worker"], {"AURAL_WORKER_METRICS_PORT": str(port)})
+        node.url = f"http://127.0.0.1:{port}"
 
         def ready() -> bool:
             assert node.process.poll() is None, node.text()

@@ -16,12 +16,13 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from aural.api.auth import create_key
 from aural.jobs.store import TaskState
 
-from .conftest import Cluster, wait_until
+from .conftest import Cluster, Node, wait_until
 
 PATH = "/api/technology/speech-to-text-whisper-enhanced"
 
@@ -118,6 +119,52 @@ def test_a_rate_limit_holds_across_api_nodes(cluster: Cluster, data_dir: Path) -
     assert statuses == [202, 202, 202, 429, 429]
     assert response.json()["type"] == "request.rate-limit-exceeded", response.text
     assert int(response.headers["retry-after"]) >= 1
+
+
+def _worker_metric(node: Node, line_start: str) -> float:
+    text = httpx.get(f"{node.url}/metrics", timeout=30).text
+    return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(line_start))
+
+
+def test_workers_export_metrics_of_all_their_processes(cluster: Cluster, data_dir: Path) -> None:
+    with cluster.client(0) as client:
+        response = client.post(
+            PATH, files={"file": ("jfk.flac", (data_dir / "jfk.flac").read_bytes())}
+        )
+    cluster.wait_final(response.json()["task"]["task_id"])
+    done = cluster.store.count_by_state()[TaskState.DONE]
+
+    def counted() -> float:
+        return sum(
+            _worker_metric(node, 'aural_worker_tasks_total{model="tiny.en",state="done"}')
+            for node in cluster.workers
+        )
+
+    # Counted by the pool processes, served by each worker's main process.
+    wait_until(lambda: counted() == done, "the workers' counts to match the store")
+    assert all(
+        _worker_metric(n, "aural_worker_task_duration_seconds_count") for n in cluster.workers
+    )
+    # A pool process killed: the main process counts the death; the dead one's counts stay.
+    node = cluster.workers[0]
+    pool = _children(node.process.pid)
+    assert pool, "the worker has pool processes"
+    os.kill(pool[0], signal.SIGKILL)
+    wait_until(lambda: _worker_metric(node, "aural_worker_deaths_total") == 1, "the death counted")
+    assert counted() == done
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
 
 
 def test_a_sigkilled_busy_worker_loses_nothing(cluster: Cluster, data_dir: Path) -> None:

@@ -85,6 +85,19 @@ class Metrics:
             buckets=_RTF_BUCKETS,
             registry=self.registry,
         )
+        self.tasks_rejected = Counter(
+            "aural_tasks_rejected",
+            "Tasks whose input was refused by the engine, by error code.",
+            ["code"],
+            registry=self.registry,
+        )
+        self.worker_deaths = Counter(
+            "aural_worker_deaths",
+            "Worker processes of this server that died (died), were killed over their memory "
+            "(memory) or time limit (time), or did not start (start).",
+            ["reason"],
+            registry=self.registry,
+        )
         self.registry.register(_StoreCollector(store))
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
@@ -98,12 +111,18 @@ class Metrics:
     def task_finished(self, record: TaskRecord) -> None:
         """:class:`aural.jobs.runner.TaskObserver` hook."""
         self.tasks_finished.labels(record.face, record.model, record.state.value).inc()
+        if record.state == TaskState.REJECTED:
+            self.tasks_rejected.labels(str((record.error or {}).get("code", "unknown"))).inc()
         if record.state == TaskState.DONE and record.audio_duration_s:
             self.audio_seconds.labels(record.model).inc(record.audio_duration_s)
             if record.runtime_s is not None:
                 self.real_time_factor.labels(record.model).observe(
                     record.runtime_s / record.audio_duration_s
                 )
+
+    def worker_died(self, reason: str) -> None:
+        """:class:`aural.jobs.isolation.DeathObserver` hook."""
+        self.worker_deaths.labels(reason).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

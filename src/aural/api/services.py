@@ -16,6 +16,7 @@ from aural.api.metrics import Metrics
 from aural.config import Settings
 from aural.jobs.distributed import CeleryExecutor, make_celery
 from aural.jobs.executor import Executor, JobTimings
+from aural.jobs.isolation import ProcessLane, WorkerLimits
 from aural.jobs.local import LocalExecutor
 from aural.jobs.notify import RedisTaskListener, channel_of, supports_notifications
 from aural.jobs.runner import Runner
@@ -59,7 +60,11 @@ class Services:
 
     def default_model_ready(self) -> bool:
         """Whether this process can transcribe (an API-only node needs no model)."""
-        if self.runner is None or self.settings.resolved_workers == 0:
+        if self.settings.resolved_workers == 0:
+            return True
+        if isinstance(self.executor, LocalExecutor) and self.executor.isolated:
+            return self.model_error is None and self.executor.model_ready()
+        if self.runner is None:
             return True
         return any(m.name == self.settings.model for m in self.pool.loaded())
 
@@ -101,6 +106,12 @@ class Services:
 
 
 def build_services(settings: Settings, pool: ModelPool | None = None) -> Services:
+    """The services of one app; an embedding process's ``pool`` keeps the engine in-process.
+
+    Sharing loaded models means running in this process, so with ``pool`` given the embedded
+    executor runs tasks on threads whatever ``AURAL_ISOLATION`` says.
+    """
+    shared_pool = pool is not None
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = TaskStore(settings.resolved_store_url)
     storage = MediaStorage(
@@ -129,6 +140,28 @@ def build_services(settings: Settings, pool: ModelPool | None = None) -> Service
         )
         if supports_notifications(settings.broker_url):
             listener = RedisTaskListener(settings.broker_url, channel_of(settings.queue), events)
+    elif settings.isolation == "process" and not shared_pool:
+        lanes = [
+            ProcessLane(
+                index,
+                settings,
+                store,
+                events,
+                observers=[metrics, webhooks],
+                death_observers=[metrics],
+                limits=WorkerLimits.of(settings),
+                max_attempts=settings.max_attempts,
+                on_ready=lambda error: setattr(services, "model_error", error),
+            )
+            for index in range(settings.resolved_workers)
+        ]
+        executor = LocalExecutor(
+            store,
+            storage,
+            workers_per_model=settings.resolved_workers_per_model,
+            timings=timings,
+            lanes=lanes,
+        )
     else:
         runner = Runner(store, storage, pool, events, observers=[metrics, webhooks])
         executor = LocalExecutor(
@@ -154,6 +187,6 @@ def build_services(settings: Settings, pool: ModelPool | None = None) -> Service
         metrics=metrics,
         listener=listener,
     )
-    if isinstance(executor, LocalExecutor):
+    if isinstance(executor, LocalExecutor) and not executor.isolated:
         executor.warm_up = services.load_default_model
     return services

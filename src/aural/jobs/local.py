@@ -1,6 +1,9 @@
-"""The embedded executor: worker threads in this process, fed from the task store.
+"""The embedded executor: lanes fed from the task store, each run by a thread of this process.
 
-Workers claim pending tasks with the store's conditional update, so the store decides who runs
+A lane runs one task at a time: in a worker process of its own (:class:`ProcessLane`, the
+default: a crash or a hang costs that process, never the server), or on the lane's thread itself
+(:class:`ThreadLane`, ``AURAL_ISOLATION=thread`` or an app given an embedding process's model
+pool). Lanes claim pending tasks with the store's conditional update, so the store decides who runs
 what; a wake-up on submit only saves the poll delay. At most ``workers`` transcriptions run at
 once, and at most ``workers_per_model`` of one model (by default one at a time: requests queue
 instead of fighting over the cores). Running tasks are marked alive (see :mod:`aural.jobs.leases`).
@@ -13,9 +16,11 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from aural.jobs.executor import JobTimings
+from aural.jobs.isolation import ProcessLane
 from aural.jobs.leases import Chores, Heartbeat, Reaper, worker_name
 from aural.jobs.runner import Runner
 from aural.jobs.storage import MediaStorage
@@ -24,34 +29,91 @@ from aural.jobs.store import TaskRecord, TaskState, TaskStore
 log = logging.getLogger(__name__)
 
 
+class Lane(Protocol):
+    """Where the tasks one executor thread claims are run, one at a time."""
+
+    @property
+    def worker(self) -> str:
+        """The name stored in the rows of the tasks this lane runs."""
+
+    def prepare(self, stopping: threading.Event) -> bool:
+        """Get ready to run a task (load the model, start a process); False: not now."""
+
+    def run(self, task: TaskRecord) -> None:
+        """Run a task claimed in this lane's name to its end."""
+
+    def close(self, timeout_s: float) -> None:
+        """Release what the lane holds, giving a running task ``timeout_s``."""
+
+
+class ThreadLane:
+    """Runs tasks on the executor's thread itself, with the shared runner."""
+
+    def __init__(
+        self, runner: Runner, index: int, warm_up: Callable[[], None] | None = None
+    ) -> None:
+        self.runner = runner
+        self.worker = worker_name(index)
+        self.warm_up = warm_up
+        self._warm = False
+
+    def prepare(self, stopping: threading.Event) -> bool:
+        if not self._warm and self.warm_up is not None:
+            # Models are loaded by the long-lived threads that use them: CTranslate2 loaded
+            # from a thread that then exits ran 10-50x slower whenever the cores were
+            # contended (measured on 2 cores), so no throwaway loader thread is used.
+            try:
+                self.warm_up()
+            except Exception:
+                log.exception("warming up failed")
+        self._warm = True
+        return True
+
+    def run(self, task: TaskRecord) -> None:
+        self.runner.run(task)
+
+    def close(self, timeout_s: float) -> None:
+        """Nothing to release: the thread's join gives the task its time."""
+
+
 class LocalExecutor:
-    """A pool of worker threads, their heartbeat, and housekeeping (purge, reaper)."""
+    """Lanes with a thread each, the heartbeat of in-process tasks, and housekeeping."""
 
     def __init__(
         self,
         store: TaskStore,
         storage: MediaStorage,
-        runner: Runner,
+        runner: Runner | None = None,
         *,
         workers: int = 1,
         workers_per_model: int = 1,
         timings: JobTimings | None = None,
         warm_up: Callable[[], None] | None = None,
+        lanes: Sequence[Lane] | None = None,
     ) -> None:
+        """Threads on ``runner`` (``workers`` lanes of :class:`ThreadLane`), or ``lanes``."""
         self.store = store
         self.storage = storage
         self.runner = runner
-        self.workers = workers
         self.workers_per_model = workers_per_model
         self.timings = timings or JobTimings()
         self.warm_up = warm_up
+        if lanes is None:
+            if runner is None:
+                raise ValueError("a LocalExecutor needs a runner or lanes")
+            lanes = [ThreadLane(runner, i, self._warm_up) for i in range(workers)]
+        self.lanes = list(lanes)
+        self.workers = len(self.lanes)
         self._wake = threading.Condition()
         self._signals = 0
         self._stopping = threading.Event()
         self._claim_lock = threading.Lock()
         self._running: Counter[str] = Counter()
         self._threads: list[threading.Thread] = []
-        self._heartbeat = Heartbeat(runner, self.timings.heartbeat_interval_s)
+        # Worker processes mark their own tasks alive; threads share this heartbeat.
+        self._heartbeat = (
+            Heartbeat(runner, self.timings.heartbeat_interval_s) if runner is not None else None
+        )
         self._reaper = Reaper(store, self.timings.lease_s, self.submit, self.timings.max_attempts)
         self._chores = Chores()
 
@@ -69,14 +131,13 @@ class LocalExecutor:
         if removed:
             log.info("removed %d orphaned media file(s)", removed)
         self.storage.purge_expired(self.timings.retention_s)
-        for index in range(self.workers):
+        for index, lane in enumerate(self.lanes):
             thread = threading.Thread(
-                target=self._work, args=(worker_name(index),), name=f"aural-worker-{index}",
-                daemon=True,
-            )  # fmt: skip
+                target=self._work, args=(lane,), name=f"aural-worker-{index}", daemon=True
+            )
             thread.start()
             self._threads.append(thread)
-        if self.workers:
+        if self.lanes and self._heartbeat is not None:
             self._heartbeat.start()
         self._chores.keep_storage(self.storage, self.timings)
         self._chores.every(
@@ -106,7 +167,19 @@ class LocalExecutor:
         for thread in self._threads:
             thread.join(timeout_s)
         self._threads.clear()
-        self._heartbeat.stop()
+        for lane in self.lanes:
+            lane.close(timeout_s)
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
+
+    def model_ready(self) -> bool:
+        """Whether a lane can transcribe now (a worker process has loaded the model)."""
+        return any(getattr(lane, "ready", True) for lane in self.lanes)
+
+    @property
+    def isolated(self) -> bool:
+        """Whether tasks run in worker processes."""
+        return any(isinstance(lane, ProcessLane) for lane in self.lanes)
 
     def queue_depth(self) -> int:
         return self.store.count_by_state()[TaskState.PENDING]
@@ -125,20 +198,24 @@ class LocalExecutor:
             if self._running[model] <= 0:
                 del self._running[model]
 
-    def _work(self, worker: str) -> None:
+    def _warm_up(self) -> None:
         if self.warm_up is not None:
-            # Models are loaded by the long-lived worker threads that use them: CTranslate2
-            # loaded from a thread that then exits ran 10-50x slower whenever the cores were
-            # contended (measured on 2 cores), so no throwaway loader thread is used.
-            try:
-                self.warm_up()
-            except Exception:
-                log.exception("warming up failed")
+            self.warm_up()
+
+    def _work(self, lane: Lane) -> None:
         while not self._stopping.is_set():
+            try:
+                ready = lane.prepare(self._stopping)
+            except Exception:
+                log.exception("preparing a worker failed")
+                ready = False
+            if not ready:
+                self._stopping.wait(self.timings.poll_interval_s)
+                continue
             with self._wake:
                 seen = self._signals
             try:
-                task = self._claim(worker)
+                task = self._claim(lane.worker)
             except Exception:
                 log.exception("claiming a task failed")
                 task = None
@@ -148,7 +225,7 @@ class LocalExecutor:
                         self._wake.wait(self.timings.poll_interval_s)
                 continue
             try:
-                self.runner.run(task)
+                lane.run(task)
             except Exception:
                 log.exception("running task %s failed outside the runner", task.id)
             finally:

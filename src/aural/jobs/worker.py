@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,11 +25,12 @@ from aural.jobs.context import configure_logging
 from aural.jobs.distributed import TASK_NAME, make_celery
 from aural.jobs.leases import Heartbeat, worker_name
 from aural.jobs.notify import RedisTaskNotifier, channel_of, supports_notifications
-from aural.jobs.runner import Runner, TaskObserver
+from aural.jobs.runner import Runner, TaskObserver, TaskPublisher
 from aural.jobs.storage import MediaStorage
-from aural.jobs.store import TaskStore
+from aural.jobs.store import TaskRecord, TaskState, TaskStore
 from aural.jobs.waiting import TaskEvents
 from aural.jobs.webhooks import TaskWebhooks, WebhookSender
+from aural.jobs.worker_metrics import WorkerTaskMetrics, serve_metrics, use_multiprocess_dir
 from aural.model_pool import ModelPool
 
 log = logging.getLogger(__name__)
@@ -43,14 +45,24 @@ class WorkerProcess:
     pool: ModelPool
     runner: Runner
     heartbeat: Heartbeat
-    sender: WebhookSender
+    sender: WebhookSender | None
     notifier: RedisTaskNotifier | None
 
     @classmethod
-    def start(cls, settings: Settings) -> WorkerProcess:
-        """Connect to the store, load the default model and start marking tasks alive."""
-        from aural.api.app import register_webhook_payloads  # the faces' webhook bodies
+    def start(
+        cls,
+        settings: Settings,
+        events: TaskPublisher | None = None,
+        send_webhooks: bool = True,
+        load_model: bool = True,
+        observers: Sequence[TaskObserver] = (),
+    ) -> WorkerProcess:
+        """Connect to the store, load the default model and start marking tasks alive.
 
+        ``events`` is told of every finished task (default: Redis announcements when the
+        broker is Redis); ``send_webhooks`` is off in the server's own worker processes, whose
+        supervisor sends them from the API process.
+        """
         store = TaskStore(settings.resolved_store_url)
         if settings.auto_migrate:
             store.create_schema()
@@ -60,27 +72,39 @@ class WorkerProcess:
             settings.max_upload_bytes,
             settings.storage_quota_bytes,
         )
-        sender = WebhookSender.of(settings)
-        webhooks = TaskWebhooks(store, sender)
-        register_webhook_payloads(webhooks)
+        sender: WebhookSender | None = None
+        observers = list(observers)
+        if send_webhooks:
+            from aural.api.app import register_webhook_payloads  # the faces' webhook bodies
+
+            sender = WebhookSender.of(settings)
+            webhooks = TaskWebhooks(store, sender)
+            register_webhook_payloads(webhooks)
+            observers.append(webhooks)
         notifier = (
             RedisTaskNotifier(settings.broker_url, channel_of(settings.queue))
-            if supports_notifications(settings.broker_url)
+            if events is None and supports_notifications(settings.broker_url)
             else None
         )
-        observers: list[TaskObserver] = [webhooks]
-        runner = Runner(store, storage, ModelPool(settings), notifier or TaskEvents(), observers)
-        runner.pool.get(settings.model)
+        publisher = events or notifier or TaskEvents()
+        runner = Runner(store, storage, ModelPool(settings), publisher, observers)
+        if load_model:
+            runner.pool.get(settings.model)
         heartbeat = Heartbeat(runner, settings.heartbeat_interval_s)
         heartbeat.start()
+        process = cls(settings, store, runner.pool, runner, heartbeat, sender, notifier)
+        if load_model:
+            process.log_ready()
+        return process
+
+    def log_ready(self) -> None:
         log.info(
             "worker process %s ready: model %s, %d x %d CPU threads",
             worker_name(),
-            settings.model,
-            settings.resolved_model_workers,
-            settings.resolved_cpu_threads,
+            self.settings.model,
+            self.settings.resolved_model_workers,
+            self.settings.resolved_cpu_threads,
         )
-        return cls(settings, store, runner.pool, runner, heartbeat, sender, notifier)
 
     def run(self, task_id: str) -> str:
         """Run the task if this process wins its claim; returns what happened, for the log."""
@@ -95,9 +119,18 @@ class WorkerProcess:
         finished = self.runner.run(record)
         return finished.state.value if finished else "dropped"
 
+    def run_claimed(self, task_id: str) -> TaskRecord | None:
+        """Run a task the supervisor claimed for this process (its row names this process)."""
+        record = self.store.get(task_id)
+        if record is None or record.state != TaskState.RUNNING or record.worker != worker_name():
+            log.info("skipping task %s: it is no longer ours", task_id)
+            return None
+        return self.runner.run(record)
+
     def close(self) -> None:
         self.heartbeat.stop()
-        self.sender.close()
+        if self.sender is not None:
+            self.sender.close()
         if self.notifier is not None:
             self.notifier.close()
         self.store.close()
@@ -118,7 +151,8 @@ def build_worker_app(settings: Settings) -> Celery:
 
     def process() -> WorkerProcess:
         if "current" not in processes:  # a pool without process hooks (solo, threads)
-            processes["current"] = WorkerProcess.start(settings)
+            observers = [WorkerTaskMetrics()] if settings.worker_metrics_port else []
+            processes["current"] = WorkerProcess.start(settings, observers=observers)
         return processes["current"]
 
     def transcribe(task_id: str) -> str:
@@ -155,11 +189,14 @@ def run_worker(settings: Settings, concurrency: int, log_level: str = "info") ->
 
     setup_logging.connect(keep_our_logging, weak=False)
     configure_logging(log_level)
+    if settings.worker_metrics_port:  # before the pool forks: its children inherit the dir
+        use_multiprocess_dir()
+        serve_metrics(settings.worker_metrics_port)
     app = build_worker_app(settings)
+    app.conf.worker_pool = "aural.jobs.worker_metrics:TaskPool"  # prefork, counting dead children
     app.worker_main(
         [
             "worker",
-            "--pool=prefork",
             f"--concurrency={concurrency}",
             f"--queues={settings.queue}",
             f"--hostname=aural-{os.getpid()}@%h",

@@ -1,0 +1,128 @@
+"""The engine runs in the server's worker processes: a crash, a hang or a memory blow-up costs one
+worker and is charged to exactly the task it was running; the server and the other tasks go on.
+
+Real ``aural serve`` processes, real worker processes killed with real signals."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+from pathlib import Path
+
+import httpx
+
+from aural.jobs.store import TaskRecord, TaskState
+
+from .conftest import ServeFactory, wait_until
+
+
+def _pid(record: TaskRecord) -> int:
+    assert record.worker is not None
+    return int(record.worker.split(":")[1])
+
+
+def _count(metrics: str, name: str, **labels: str) -> float:
+    rendered = ",".join(f'{key}="{value}"' for key, value in labels.items())
+    match = re.search(rf"^{name}\{{{re.escape(rendered)}\}} (\S+)$", metrics, re.MULTILINE)
+    return float(match.group(1)) if match else 0.0
+
+
+def test_crashes_and_hangs_cost_one_worker_and_only_their_task(
+    aural_serve: ServeFactory, data_dir: Path
+) -> None:
+    server = aural_serve(
+        # Nothing polls in time: a sync answer must come from the worker's report, at once.
+        AURAL_TASK_POLL_INTERVAL_S="600",
+        AURAL_WORKERS="2",
+        AURAL_MAX_ATTEMPTS="2",
+        # 8 s + 20 s per second of audio x channels: jfk gets 228 s, far beyond what tiny.en
+        # needs even on a loaded machine; a stopped worker never reports the audio's length,
+        # so its task has the 8 s alone.
+        AURAL_TASK_TIME_LIMIT_S="8",
+        AURAL_TASK_TIME_PER_AUDIO_S="20",
+    )
+    workers = server.worker_pids()
+    assert len(workers) == 2 and server.process.pid not in workers
+    stereo, jfk = data_dir / "stereo_two_speakers.flac", data_dir / "jfk.flac"
+
+    # A synchronous request is woken by its worker process's report (the store poll is 600 s).
+    answer = httpx.post(
+        f"{server.url}/v1/inference/openai/whisper-tiny.en",
+        files={"audio": ("jfk.flac", jfk.read_bytes())},
+        timeout=120,
+    )
+    assert answer.status_code == 200 and "ask not" in answer.json()["text"]
+
+    # A segfault in one worker: its task is retried, the task beside it never notices.
+    victim, bystander = server.post(stereo), server.post(stereo)
+    running: dict[str, TaskRecord] = {}
+
+    def both_run() -> bool:
+        for task_id in (victim, bystander):
+            if (record := server.running(task_id)) is not None:
+                running.setdefault(task_id, record)
+        return len(running) == 2
+
+    wait_until(both_run, "both tasks to run")
+    assert _pid(running[victim]) != _pid(running[bystander])
+    os.kill(_pid(running[victim]), signal.SIGSEGV)
+    crashed, spared = server.final(victim), server.final(bystander)
+    assert (crashed.state, crashed.attempts) == (TaskState.DONE, 2)
+    assert (spared.state, spared.attempts) == (TaskState.DONE, 1)
+    assert crashed.result == spared.result  # the same file, transcribed in full after all
+
+    # A task that kills its worker every time ends failed, with a code and a message that say so.
+    doomed = server.post(jfk)
+    for attempt in (1, 2):
+        wait_until(lambda a=attempt: server.running(doomed, a), f"attempt {attempt}")
+        os.kill(_pid(server.running(doomed, attempt)), signal.SIGKILL)  # type: ignore[arg-type]
+    failed = server.final(doomed)
+    assert failed.state == TaskState.FAILED and failed.attempts == 2
+    assert failed.error is not None and failed.error["code"] == "task.crashed"
+    assert "worker process died (signal SIGKILL)" in failed.error["message"]
+    shown = httpx.get(f"{server.url}/api/technology/speech-to-text-whisper-enhanced/{doomed}")
+    assert shown.json()["task"]["state"] == "failed" and "task.crashed" in shown.text
+
+    # A hung worker (stopped: it never answers) is killed at its time limit and replaced. Both
+    # idle workers are stopped before the task arrives, the one that did not get it continued.
+    wait_until(lambda: len(server.ready_workers()) == 2, "both workers to be ready")
+    idle = server.ready_workers()
+    for pid in idle:
+        os.kill(pid, signal.SIGSTOP)
+    hung = server.post(jfk)
+    wait_until(lambda: server.running(hung), "the task to be claimed")
+    stuck = _pid(server.running(hung))  # type: ignore[arg-type]
+    for pid in idle:
+        if pid != stuck:
+            os.kill(pid, signal.SIGCONT)
+    resumed = server.final(hung)
+    assert (resumed.state, resumed.attempts) == (TaskState.DONE, 2)
+    assert re.search(
+        r"requeued \(attempt 1 of 2\): it ran longer than its time limit", server.text()
+    )
+
+    assert server.process.poll() is None, "the server survived all of it"
+    assert httpx.get(f"{server.url}/readyz", timeout=30).status_code == 200
+    wait_until(lambda: len(server.ready_workers()) == 2, "two workers again")
+    assert not set(server.worker_pids()) & set(workers)
+    metrics = server.metrics()
+    assert _count(metrics, "aural_worker_deaths_total", reason="died") == 3
+    assert _count(metrics, "aural_worker_deaths_total", reason="time") == 1
+
+
+def test_a_task_over_the_memory_ceiling_is_stopped_and_told_why(
+    aural_serve: ServeFactory, data_dir: Path
+) -> None:
+    # A ceiling below what a worker holds with its model loaded: the first sample trips it.
+    server = aural_serve(
+        AURAL_WORKERS="1", AURAL_MAX_ATTEMPTS="1", AURAL_WORKER_MEMORY_LIMIT_BYTES=str(10 * 2**20)
+    )
+    task = server.final(server.post(data_dir / "jfk.flac"))
+    assert task.state == TaskState.FAILED and task.error is not None
+    assert task.error["code"] == "task.crashed"
+    assert task.error["context"]["reason"] == "memory"
+    assert "more than the limit of 10 MiB" in task.error["message"]
+    assert server.process.poll() is None
+    metrics = server.metrics()
+    assert _count(metrics, "aural_worker_deaths_total", reason="memory") == 1

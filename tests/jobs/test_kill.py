@@ -1,0 +1,104 @@
+"""The kill test: SIGKILL the server and its worker processes at random moments while tasks run,
+some with webhooks to a real receiver. No task is lost, none finishes twice, each webhook arrives
+once. The moments are random (the seed is printed, so a failure can be replayed)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import re
+import signal
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aural.jobs.store import TaskState, WebhookState
+
+from .conftest import ServeFactory, wait_until
+
+
+@pytest.fixture
+def hooks() -> Iterator[tuple[str, Counter[str]]]:
+    """A real webhook receiver: its URL and the deliveries counted per task id."""
+    counts: Counter[str] = Counter()
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length", "0")))
+            with lock:
+                counts[self.headers.get("X-Aural-Task-Id", "?")] += 1
+            self.send_response(200)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/hook", counts
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_random_sigkills_lose_nothing_and_repeat_nothing(
+    aural_serve: ServeFactory, data_dir: Path, hooks: tuple[str, Counter[str]]
+) -> None:
+    url, deliveries = hooks
+    seed = int(os.environ.get("AURAL_KILL_SEED", time.time_ns() % 2**32))
+    print(f"kill test seed: {seed} (AURAL_KILL_SEED={seed} replays it)")
+    rng = random.Random(seed)
+    env = {
+        "AURAL_WORKERS": "2",
+        "AURAL_MAX_ATTEMPTS": "20",  # the kills are not the tasks' fault
+        "AURAL_WEBHOOK_ALLOW_HOSTS": "127.0.0.1",
+        "AURAL_WEBHOOK_BACKOFF_S": "0.05",
+    }
+    media = [data_dir / "jfk.flac", data_dir / "stereo_two_speakers.flac"]
+    tasks: list[str] = []
+    with_hook: list[str] = []
+    for _ in range(2):
+        server = aural_serve(**env)
+        for index in range(3):
+            hooked = index != 1
+            task_id = server.post(rng.choice(media), **({"webhook": url} if hooked else {}))
+            tasks.append(task_id)
+            if hooked:
+                with_hook.append(task_id)
+        time.sleep(rng.uniform(0.0, 3.0))
+        victims = server.worker_pids()
+        if rng.random() < 0.5:  # a worker first, then (a moment later) the server
+            os.kill(rng.choice(victims), signal.SIGKILL)
+            time.sleep(rng.uniform(0.0, 0.5))
+        os.kill(server.process.pid, signal.SIGKILL)
+        for pid in victims:  # the rest of its family, as a container stop would
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        server.process.wait(30)
+
+    server = aural_serve(**env)
+    records = {task_id: server.final(task_id) for task_id in tasks}
+    assert {r.state for r in records.values()} == {TaskState.DONE}, "no task lost or failed"
+    assert all(r.result for r in records.values())
+
+    def hooks_settled() -> bool:
+        rows = [server.store.get(t) for t in with_hook]
+        return all(r is not None and r.webhook_state != WebhookState.PENDING for r in rows)
+
+    wait_until(hooks_settled, "the webhooks to be delivered")
+    time.sleep(0.5)  # a duplicate, if any, would arrive now
+    assert {t: deliveries[t] for t in with_hook} == dict.fromkeys(with_hook, 1)
+    assert set(deliveries) == set(with_hook)
+    # Each task finished exactly once: one "task done" per task over every server's log.
+    done = Counter(re.findall(r"task_id=(\S+)\] task done in", server.text()))
+    assert done == dict.fromkeys(tasks, 1)
+    assert not any((server.log.parent / "data" / "media").iterdir()), "media deleted"
