@@ -14,14 +14,15 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from aural.audio import Samples
+from aural.audio import SAMPLE_RATE, Samples
 from aural.languages import most_probable_allowed
 
 Ranking = dict[str, float]
 """Language code -> probability, as Whisper's detector ranks one stretch of speech."""
 
 RankSpeech = Callable[[Samples], Ranking]
-"""Ranks the languages of (the first window of) some speech."""
+"""Ranks the languages of (the first window of) some speech; a quick ranker uses a short
+encoder context, but never less than the speech itself needs."""
 
 ScoreByDecoding = Callable[[Samples, Sequence[str]], dict[str, float]]
 """Decodes (the first window of) some speech in each candidate language and returns the mean
@@ -34,6 +35,8 @@ CLOSE_RATIO = 0.25
 # transcript is more probable by this much per token (nats). Spanish prompts that Whisper decodes
 # nearly as well in Portuguese differ by 0.01-0.18; wrong leaders lost by 0.08-0.5.
 DECODING_MARGIN = 0.1
+# Speech this long fills Whisper's window (29 s of speech + 1 s of room for the end timestamp).
+FULL_SPEECH_S = 29.0
 # Below this, a probability counts as no support at all (log of it bounds a Viterbi cost).
 MIN_PROBABILITY = 1e-4
 
@@ -83,7 +86,9 @@ def rank_carefully(
     """The allowed ranking of ``speech``: ``first`` (or a quick probe), and the full-context
     ranking instead when the quick one is close."""
     ranking = allowed_ranking(first if first is not None else ranker.quick(speech), allowed)
-    if is_close(ranking):
+    # A quick look never has less context than the speech needs, so on a full window of speech
+    # it already was the full look.
+    if is_close(ranking) and (first is not None or speech.shape[0] < FULL_SPEECH_S * SAMPLE_RATE):
         ranking = allowed_ranking(ranker.full(speech), allowed)
     return ranking
 

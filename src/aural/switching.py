@@ -21,6 +21,7 @@ from aural.language_id import (
     Ranking,
     RankSpeech,
     best,
+    is_close,
     log_support,
     rank_carefully,
 )
@@ -160,6 +161,10 @@ def plan_runs(
 
     def settle(index: int) -> tuple[str, float]:
         run = drafts[index]
+        held = inside[index]
+        if held and all(not is_close(r) and best(r)[0] == run.language for r in held):
+            # Whole windows of its own already name the run's language clearly.
+            return run.language, sum(r.get(run.language, 0.0) for r in held) / len(held)
         # Up to a window of the run's own speech, from its middle (never the whole run).
         speech = _centre(gather(samples, middle(list(run.regions), WINDOW_S)), WINDOW_S - 1.0)
         ranking = rank_carefully(speech, ranker, allowed)
