@@ -209,14 +209,14 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
     for record in records:
         if record["error"]:
             continue
-        if record["round"] == "duration":
+        if record.get("round") == "duration":
             for call in record["calls"]:
                 out["duration"][call["task"]] = {
                     "audio_s": call.get("audio_s"),
                     "peak_rss_mb": call.get("peak_rss_mb"),
                     "wall_s": round(call["wall_s"], 2),
                 }
-    servers = [r for r in records if r["round"] == "server-two" and not r["error"]]
+    servers = [r for r in records if r.get("round") == "server-two" and not r["error"]]
     if servers:
         out["server_two"] = {
             "peak_rss_tree_mb": metrics.median([r["peak_rss_mb"] for r in servers]),

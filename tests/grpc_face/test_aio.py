@@ -45,9 +45,10 @@ def server(tmp_path_factory: pytest.TempPathFactory, settings: Settings) -> Iter
 
 @pytest.fixture(scope="module")
 def long_wav(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
-    """Two minutes of mono speech (jfk eleven times): long enough to still be working."""
+    """Seven and a half minutes of mono speech (jfk 41 times): long enough to still be working
+    when an 8 s deadline passes, however quiet the machine."""
     path = tmp_path_factory.mktemp("media") / "long.wav"
-    subprocess.run(["sox", str(data_dir / "jfk.flac"), str(path), "repeat", "10"], check=True)
+    subprocess.run(["sox", str(data_dir / "jfk.flac"), str(path), "repeat", "40"], check=True)
     return path
 
 

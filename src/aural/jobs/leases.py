@@ -32,13 +32,20 @@ def worker_name(*suffix: object) -> str:
 
 
 def _pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie (a killed worker whose new parent
+    has not reaped it yet still answers signal 0, but runs nothing)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # exists, owned by someone else
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            state = stat.read().rpartition(")")[2].split()[0]
+    except (OSError, IndexError):  # no procfs (or it just went): trust the signal
+        return True
+    return state not in ("Z", "X")
 
 
 def died_on_this_host(worker: str | None, own_tasks_are_running: bool = True) -> bool:
