@@ -59,7 +59,11 @@ def transcribe_media(
             return shifted(transcript, offset)
         return Transcriber(loaded).transcribe(audio, options, on_progress, on_segment)
     finally:
-        release_freed_memory()
+        # Only after long audio: a short clip's buffers are small and the next call reuses them,
+        # while handing them back and faulting them in again cost 15-25 % of a short clip's
+        # latency (p50 0.31 vs 0.38 s, three alternating runs on 18 clips).
+        if audio.duration * audio.channel_count >= TRIM_AFTER_AUDIO_S:
+            release_freed_memory()
 
 
 def _emit_shifted(callback: SegmentCallback, offset_s: float, segment: Segment) -> None:
@@ -87,6 +91,10 @@ def shifted(transcript: Transcript, offset_s: float) -> Transcript:
         return transcript
     segments = tuple(_shifted_segment(s, offset_s) for s in transcript.segments)
     return replace(transcript, segments=segments)
+
+
+# Audio seconds (all channels) after which a transcription hands its freed memory back.
+TRIM_AFTER_AUDIO_S = 120.0
 
 
 @lru_cache(maxsize=1)
