@@ -98,7 +98,10 @@ def test_random_sigkills_lose_nothing_and_repeat_nothing(
     time.sleep(0.5)  # a duplicate, if any, would arrive now
     assert {t: deliveries[t] for t in with_hook} == dict.fromkeys(with_hook, 1)
     assert set(deliveries) == set(with_hook)
-    # Each task finished exactly once: one "task done" per task over every server's log.
+    # No task finished twice: at most one "task done" per task over every server's log. (A kill
+    # can land between storing the outcome and writing that line, so a line may be missing; the
+    # store's fenced finish and the single webhook above are what prove exactly once.)
     done = Counter(re.findall(r"task_id=(\S+)\] task done in", server.text()))
-    assert done == dict.fromkeys(tasks, 1)
+    assert set(done) <= set(tasks)
+    assert all(count == 1 for count in done.values()), done
     assert not any((server.log.parent / "data" / "media").iterdir()), "media deleted"
