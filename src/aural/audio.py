@@ -28,6 +28,15 @@ from aural.errors import (
     NoAudioStreamError,
     TruncatedMediaError,
 )
+from aural.spool import (
+    ChannelSamples,
+    MixedSamples,
+    Samples,
+    SampleSource,
+    SpooledSamples,
+    SpoolWriter,
+    in_memory,
+)
 from aural.types import MAX_CHANNELS, ChannelMode
 
 SAMPLE_RATE = 16_000
@@ -37,24 +46,47 @@ MAX_MEDIA_CHANNELS = MAX_CHANNELS
 # estimates); more than this much shorter means the file was cut.
 _TRUNCATION_TOLERANCE_S = 1.0
 _TRUNCATION_TOLERANCE_SHARE = 0.05
+# Decoded audio longer than this (all channels together) goes to a temporary file and is read a
+# window at a time (aural.spool), so a request's memory stays flat in its duration. Shorter
+# audio stays in memory, where reads cost nothing.
+SPOOL_AFTER_S = 300.0
 
-Samples = npt.NDArray[np.float32]
 MediaSource = str | os.PathLike[str] | BinaryIO
 
 
 @dataclass(frozen=True)
 class Audio:
-    """Decoded audio: ``samples`` is ``[channels, frames]`` float32 in [-1, 1] at 16 kHz."""
+    """Decoded audio at 16 kHz: one float32 signal in [-1, 1] per channel.
 
-    samples: Samples
+    A channel is an array, or for long media a :class:`~aural.spool.SampleSource` read a window
+    at a time (see :mod:`aural.spool`): the engine never needs a whole long channel at once.
+    """
+
+    channels: tuple[ChannelSamples, ...]
 
     @property
     def channel_count(self) -> int:
-        return int(self.samples.shape[0])
+        return len(self.channels)
+
+    @property
+    def frames(self) -> int:
+        return int(self.channels[0].shape[0]) if self.channels else 0
 
     @property
     def duration(self) -> float:
-        return float(self.samples.shape[1]) / SAMPLE_RATE
+        return float(self.frames) / SAMPLE_RATE
+
+    @property
+    def spooled(self) -> bool:
+        """Whether the channels are read from disk rather than held in memory."""
+        return any(isinstance(channel, SampleSource) for channel in self.channels)
+
+    @property
+    def samples(self) -> Samples:
+        """Every channel as one ``[channels, frames]`` array in memory (read whole if spooled)."""
+        if not self.channels:
+            return np.zeros((0, 0), dtype=np.float32)
+        return np.stack([in_memory(channel) for channel in self.channels])
 
     @classmethod
     def from_array(cls, array: npt.ArrayLike) -> Audio:
@@ -66,7 +98,7 @@ class Audio:
             raise InvalidMediaError("audio arrays must be 1-D (mono) or 2-D [channels, frames]")
         if data.shape[1] == 0:
             raise EmptyMediaError("the audio holds no samples")
-        return cls(np.ascontiguousarray(data))
+        return cls(tuple(np.ascontiguousarray(row) for row in data))
 
 
 @dataclass(frozen=True)
@@ -74,7 +106,7 @@ class ChannelAudio:
     """One mono signal to transcribe and the channel number its segments will carry."""
 
     channel: int
-    samples: Samples
+    samples: ChannelSamples
 
     @property
     def duration(self) -> float:
@@ -99,6 +131,7 @@ def decode_audio(
     max_duration_s: float | None = None,
     on_progress: Callable[[float], None] | None = None,
     memory_budget_bytes: int | None = None,
+    spool_after_s: float | None = SPOOL_AFTER_S,
 ) -> Audio:
     """Decode the first audio stream of ``source`` to 16 kHz float32, keeping every channel.
 
@@ -141,12 +174,12 @@ def decode_audio(
             )
         if memory_budget_bytes is not None and declared is not None and channels:
             check_memory_budget(name, declared, channels, memory_budget_bytes)
-        samples = _decode_stream(
-            container, stream, name, max_duration_s, on_progress, memory_budget_bytes
+        audio = _decode_stream(
+            container, stream, name, max_duration_s, on_progress, memory_budget_bytes, spool_after_s
         )
-    if samples.shape[1] == 0:
+    if audio.frames == 0:
         raise EmptyMediaError(f"{name}: the media holds no audio samples")
-    decoded = samples.shape[1] / SAMPLE_RATE
+    decoded = audio.duration
     if declared is not None and declared - decoded > max(
         _TRUNCATION_TOLERANCE_S, _TRUNCATION_TOLERANCE_SHARE * declared
     ):
@@ -155,19 +188,26 @@ def decode_audio(
             decoded_s=round(decoded, 3),
             declared_s=round(declared, 3),
         )
-    return Audio(samples)
+    return audio
 
 
 class _SampleBuffer:
-    """Decoded samples ``[channels, frames]`` written in place as frames arrive.
+    """Decoded samples ``[channels, frames]`` written as frames arrive: in place in memory, or to
+    a spool on disk once the audio passes ``spool_after`` frames (summed over channels).
 
     Sized from the header's duration when it gives one (pages never written are never resident),
     grown by half when the media runs longer: the samples are held once, where a list of frames
     joined at the end held them twice at the peak.
     """
 
-    def __init__(self, channels: int, expected_frames: int) -> None:
-        self._data: Samples = np.empty((channels, max(expected_frames, SAMPLE_RATE)), np.float32)
+    def __init__(self, channels: int, expected_frames: int, spool_after: int | None) -> None:
+        self._spool_after = spool_after
+        self._spool: SpoolWriter | None = None
+        self._data: Samples = np.empty((channels, SAMPLE_RATE), np.float32)
+        if spool_after is not None and expected_frames * channels > spool_after:
+            self._spool = SpoolWriter(channels)
+        else:
+            self._data = np.empty((channels, max(expected_frames, SAMPLE_RATE)), np.float32)
         self.frames = 0
 
     @property
@@ -176,6 +216,18 @@ class _SampleBuffer:
 
     def append(self, chunk: Samples) -> None:
         end = self.frames + chunk.shape[1]
+        if (
+            self._spool is None
+            and self._spool_after is not None
+            and end * self.channels > self._spool_after
+        ):
+            self._spool = SpoolWriter(self.channels)
+            self._spool.append(self._data[:, : self.frames])
+            self._data = np.empty((self.channels, 0), np.float32)
+        if self._spool is not None:
+            self._spool.append(chunk)
+            self.frames = end
+            return
         if end > self._data.shape[1]:
             grown = np.empty((self.channels, max(end, self._data.shape[1] * 3 // 2)), np.float32)
             grown[:, : self.frames] = self._data[:, : self.frames]
@@ -183,8 +235,10 @@ class _SampleBuffer:
         self._data[:, self.frames : end] = chunk
         self.frames = end
 
-    def samples(self) -> Samples:
-        return self._data[:, : self.frames]
+    def channel_samples(self) -> tuple[ChannelSamples, ...]:
+        if self._spool is not None:
+            return self._spool.finish()
+        return tuple(self._data[:, : self.frames])
 
 
 def _decode_stream(
@@ -194,7 +248,8 @@ def _decode_stream(
     max_duration_s: float | None,
     on_progress: Callable[[float], None] | None,
     memory_budget_bytes: int | None = None,
-) -> Samples:
+    spool_after_s: float | None = SPOOL_AFTER_S,
+) -> Audio:
     # Packed (interleaved) float output, seen as [channels, frames] by _planar: PyAV's
     # to_ndarray() on planar fltp frames of 8 or more channels reads past its plane pointers
     # (a segfault, not an error).
@@ -204,6 +259,7 @@ def _decode_stream(
     declared = probe_duration(container, stream)
     expected = int((declared or 0.0) * SAMPLE_RATE) + SAMPLE_RATE
     limit = None if max_duration_s is None else int(max_duration_s * SAMPLE_RATE)
+    spool_after = None if spool_after_s is None else int(spool_after_s * SAMPLE_RATE)
     try:
         for packet in container.demux(stream):
             # FFmpeg re-estimates a cut WAV's duration from the file size, so the header check
@@ -218,7 +274,7 @@ def _decode_stream(
                 for out in resampler.resample(frame):
                     chunk = _planar(out)
                     if buffer is None:
-                        buffer = _SampleBuffer(chunk.shape[0], expected)
+                        buffer = _SampleBuffer(chunk.shape[0], expected, spool_after)
                     if chunk.shape[0] != buffer.channels:
                         continue  # a mid-stream layout change; keep the first layout
                     buffer.append(chunk)
@@ -237,7 +293,7 @@ def _decode_stream(
         for out in resampler.resample(None):
             tail = _planar(out)
             if buffer is None:
-                buffer = _SampleBuffer(tail.shape[0], expected)
+                buffer = _SampleBuffer(tail.shape[0], expected, spool_after)
             if tail.shape[0] == buffer.channels:
                 buffer.append(tail)
     except av.error.FFmpegError as exc:
@@ -248,8 +304,9 @@ def _decode_stream(
             decoded_s=round(frames / SAMPLE_RATE, 3),
         ) from exc
     if buffer is None:
-        return np.zeros((stream.channels or 1, 0), dtype=np.float32)
-    return buffer.samples()
+        empty = np.zeros(0, dtype=np.float32)
+        return Audio(tuple(empty for _ in range(stream.channels or 1)))
+    return Audio(buffer.channel_samples())
 
 
 def _planar(frame: av.AudioFrame) -> Samples:
@@ -300,10 +357,15 @@ def select_channels(
             channel=bad[0],
             channel_count=audio.channel_count,
         )
-    if mode is ChannelMode.MIX:
-        mixed = audio.samples[selected].mean(axis=0, dtype=np.float32)
-        return [ChannelAudio(selected[0] if len(selected) == 1 else 0, mixed)]
-    return [ChannelAudio(index, audio.samples[index]) for index in selected]
+    if mode is ChannelMode.MIX and len(selected) > 1:
+        sources = [audio.channels[index] for index in selected]
+        mixed: ChannelSamples
+        if audio.spooled:
+            mixed = MixedSamples(sources)  # mixed a window at a time as it is read
+        else:
+            mixed = np.mean(np.stack([in_memory(s) for s in sources]), axis=0, dtype=np.float32)
+        return [ChannelAudio(0, mixed)]
+    return [ChannelAudio(index, audio.channels[index]) for index in selected]
 
 
 def clip(audio: Audio, start_s: float, end_s: float | None) -> Audio:
@@ -318,7 +380,13 @@ def clip(audio: Audio, start_s: float, end_s: float | None) -> Audio:
         )
     first = round(start_s * SAMPLE_RATE)
     last = None if end_s is None else round(end_s * SAMPLE_RATE)
-    return Audio(np.ascontiguousarray(audio.samples[:, first:last]))
+    return Audio(tuple(_part(channel, first, last) for channel in audio.channels))
+
+
+def _part(channel: ChannelSamples, first: int, last: int | None) -> ChannelSamples:
+    if isinstance(channel, SpooledSamples):
+        return channel.window(first, last)
+    return np.ascontiguousarray(channel[first:last])
 
 
 def probe_channels(path: str | os.PathLike[str]) -> int:

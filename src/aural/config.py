@@ -59,10 +59,11 @@ class Settings(BaseSettings):
         default=4 * 3600.0, gt=0, description="Longer media is refused from its header."
     )
     media_memory_budget_mb: float = Field(
-        default=1024.0,
+        default=4096.0,
         gt=0,
         description="Per request: media whose decoded samples (duration x channels x 64 kB/s) "
-        "would pass this many MB is refused from its header.",
+        "would pass this many MB is refused from its header. Past 300 s of audio they are held "
+        "in temporary files, not in memory, so this bounds a request's scratch disk.",
     )
     licensed_languages: Annotated[frozenset[str] | None, NoDecode] = Field(
         default=None, description="Comma-separated ISO 639-1 codes; unset allows all."

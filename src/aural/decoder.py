@@ -26,8 +26,9 @@ from faster_whisper.transcribe import Segment as WhisperSegment
 from faster_whisper.transcribe import TranscriptionOptions as WhisperOptions
 from faster_whisper.transcribe import get_suppressed_tokens
 
-from aural.audio import SAMPLE_RATE, Samples
+from aural.audio import SAMPLE_RATE
 from aural.speech import SpeechRegion
+from aural.spool import ChannelSamples, Samples
 from aural.types import TranscriptionOptions
 
 WINDOW_S = 30.0
@@ -150,7 +151,7 @@ def decode_window(
 
 def decode_batched(
     whisper: WhisperModel,
-    samples: Samples,
+    samples: ChannelSamples,
     regions: tuple[SpeechRegion, ...],
     language: str,
     options: TranscriptionOptions,
@@ -182,7 +183,7 @@ def decode_batched(
 
 def _batches(
     whisper: WhisperModel,
-    samples: Samples,
+    samples: ChannelSamples,
     chunks: list[SpeechRegion],
     language: str,
     options: TranscriptionOptions,
@@ -194,23 +195,31 @@ def _batches(
     all of them before the first batch (two copies of ~1 MB per 30 s chunk: 0.5 GB for 2 h of
     speech); fed a batch at a time it holds one batch's. Batches are independent (no
     conditioning on earlier text) and one pipeline object is kept, so the segments are the
-    same. Measured in benchmarks/results/2026-11-29-streaming-levers.md.
+    same. Measured in benchmarks/results/2026-11-29-streaming-levers.md. Only the stretch of
+    audio a batch spans is read (``samples`` may be a spool on disk).
     """
     pipeline = BatchedInferencePipeline(whisper)
     step = max(1, batch_size)
     for first in range(0, len(chunks), step):
+        batch = chunks[first : first + step]
+        span_start = batch[0].start
         clips = [
-            {"start": c.start / SAMPLE_RATE, "end": c.end / SAMPLE_RATE}
-            for c in chunks[first : first + step]
+            {
+                "start": (c.start - span_start) / SAMPLE_RATE,
+                "end": (c.end - span_start) / SAMPLE_RATE,
+            }
+            for c in batch
         ]
         segments, _ = pipeline.transcribe(
-            samples,
+            samples[span_start : batch[-1].end],
             **_transcribe_arguments(language, options),
             clip_timestamps=clips,
             batch_size=batch_size,
             without_timestamps=False,  # the batched default drops segment timing
         )
-        yield from segments
+        offset = span_start / SAMPLE_RATE
+        for segment in segments:
+            yield _shifted(segment, offset)
 
 
 def _shifted(segment: WhisperSegment, offset: float) -> WhisperSegment:

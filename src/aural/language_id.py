@@ -14,8 +14,9 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from aural.audio import SAMPLE_RATE, Samples
+from aural.audio import SAMPLE_RATE
 from aural.languages import most_probable_allowed
+from aural.spool import Samples
 
 Ranking = dict[str, float]
 """Language code -> probability, as Whisper's detector ranks one stretch of speech."""

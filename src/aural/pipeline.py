@@ -17,7 +17,7 @@ from faster_whisper.transcribe import Segment as WhisperSegment
 from faster_whisper.transcribe import Word as WhisperWord
 from faster_whisper.vad import SpeechTimestampsMap
 
-from aural.audio import SAMPLE_RATE, Audio, ChannelAudio, Samples, select_channels
+from aural.audio import SAMPLE_RATE, Audio, ChannelAudio, select_channels
 from aural.decoder import (
     WINDOW_S,
     decode_batched,
@@ -38,6 +38,7 @@ from aural.languages import (
 )
 from aural.model_pool import LoadedModel
 from aural.speech import SpeechRegion, gather, head, map_speech, windows
+from aural.spool import ChannelSamples, Samples
 from aural.switching import LanguageRun, plan_runs
 from aural.types import ChannelInfo, Segment, Transcript, TranscriptionOptions, Word
 
@@ -176,7 +177,9 @@ class Transcriber:
         language, probability = decide(speech, ranker, allowed, first)
         return [LanguageRun(language, probability, tuple(regions), window)]
 
-    def _heard_by_whisper(self, samples: Samples, unsure: list[SpeechRegion]) -> list[SpeechRegion]:
+    def _heard_by_whisper(
+        self, samples: ChannelSamples, unsure: list[SpeechRegion]
+    ) -> list[SpeechRegion]:
         """The unsure stretches in which Whisper itself hears speech.
 
         They are grouped into windows (one encoder pass each, so the cost is bounded by the

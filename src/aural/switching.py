@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from aural.audio import SAMPLE_RATE, Samples
+from aural.audio import SAMPLE_RATE
 from aural.decoder import EncodedWindow
 from aural.language_id import (
     CLOSE_RATIO,
@@ -25,7 +25,8 @@ from aural.language_id import (
     log_support,
     rank_carefully,
 )
-from aural.speech import SpeechRegion, gather, middle, windows
+from aural.speech import SpeechRegion, gather, head, middle, windows
+from aural.spool import ChannelSamples, Samples
 
 ParallelMap = Callable[[Callable[[Any], Any], Sequence[Any]], list[Any]]
 """``(function, items) -> [function(item) ...]``, possibly side by side."""
@@ -65,7 +66,7 @@ def _one_by_one(function: Callable[[Any], Any], items: Sequence[Any]) -> list[An
 
 
 def _split_point(
-    samples: Samples,
+    samples: ChannelSamples,
     pair: list[SpeechRegion],
     rank: RankSpeech,
     before: str,
@@ -93,7 +94,7 @@ def _split_point(
 
 
 def plan_runs(
-    samples: Samples,
+    samples: ChannelSamples,
     regions: list[SpeechRegion],
     ranker: Ranker,
     allowed: frozenset[str] | None,
@@ -124,7 +125,8 @@ def plan_runs(
     found = iter(run_all(window_evidence, [g for g, e in zip(groups, enough, strict=True) if e]))
     evidence: list[Ranking | None] = [next(found) if e else None for e in enough]
     if not any(enough):
-        whole = rank_carefully(gather(samples, regions), ranker, allowed)
+        # Ranking looks at one window at most: gather no more than that.
+        whole = rank_carefully(gather(samples, head(regions, WINDOW_S)), ranker, allowed)
         evidence = [whole] * len(groups)
     labels = _viterbi(evidence)
 
