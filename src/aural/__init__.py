@@ -7,16 +7,12 @@ The Python API is :func:`transcribe`; results are :class:`Transcript` objects th
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
-from aural.audio import Audio
-from aural.engine import transcribe_media
 from aural.errors import AuralError
-from aural.model_pool import ModelPool, get_model_pool
-from aural.pipeline import ProgressCallback, SegmentCallback
 from aural.types import (
     ChannelInfo,
     ChannelMode,
@@ -26,6 +22,10 @@ from aural.types import (
     TranscriptionOptions,
     Word,
 )
+
+if TYPE_CHECKING:  # the engine is imported on first use: the API process never loads it
+    from aural.model_pool import ModelPool
+    from aural.pipeline import ProgressCallback, SegmentCallback
 
 __all__ = [
     "AuralError",
@@ -58,6 +58,10 @@ def transcribe(
     decoding; ``on_segment(segment)`` gets each segment as soon as it is final, in timeline
     order per channel.
     """
+    from aural.audio import Audio
+    from aural.engine import transcribe_media
+    from aural.model_pool import get_model_pool
+
     source = Audio.from_array(media) if isinstance(media, np.ndarray) else media
     return transcribe_media(
         source,

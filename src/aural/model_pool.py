@@ -10,14 +10,18 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
-
-import ctranslate2
-from faster_whisper import WhisperModel
+from typing import TYPE_CHECKING, Any
 
 from aural.config import Settings, get_settings
 from aural.models import resolve_model_path
-from aural.speech import SpeechDetector
+
+# CTranslate2, faster-whisper and ONNX Runtime are imported when a model is first loaded: a
+# process that never transcribes (the API process, which hands work to its engine workers) never
+# pays their ~100 MB.
+if TYPE_CHECKING:
+    from faster_whisper import WhisperModel
+
+    from aural.speech import SpeechDetector
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,8 @@ def resolve_device(settings: Settings) -> tuple[str, str]:
     """The device and CTranslate2 compute type to load with: int8 on CPU, float16 on GPU."""
     device = settings.device
     if device == "auto":
+        import ctranslate2
+
         device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
     compute_type = settings.compute_type
     if compute_type == "default":
@@ -87,6 +93,10 @@ class ModelPool:
             return list(self._models.values())
 
     def _load(self, name: str, device: str, compute_type: str) -> LoadedModel:
+        from faster_whisper import WhisperModel
+
+        from aural.speech import SpeechDetector
+
         path = resolve_model_path(name, self._settings)
         settings = self._settings
         kwargs: dict[str, Any] = {"device": device, "compute_type": compute_type}

@@ -14,9 +14,8 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from aural.engine import transcribe_media
 from aural.errors import (
     AuralError,
     InvalidMediaError,
@@ -27,8 +26,10 @@ from aural.jobs.context import bound
 from aural.jobs.records import options_from_record, transcript_to_record
 from aural.jobs.storage import MediaStorage
 from aural.jobs.store import TaskRecord, TaskState, TaskStore
-from aural.model_pool import ModelPool
-from aural.pipeline import ProgressCallback
+
+if TYPE_CHECKING:  # the engine is imported by the first transcription (see model_pool)
+    from aural.model_pool import ModelPool
+    from aural.pipeline import ProgressCallback
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +156,8 @@ class Runner:
         return report
 
     def _transcribe(self, task: TaskRecord) -> dict[str, Any]:
+        from aural.engine import transcribe_media
+
         media = task.media_path or ""
         started = time.monotonic()
         try:
