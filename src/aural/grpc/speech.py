@@ -179,7 +179,8 @@ class SpeechToTextFace(pb_grpc.SpeechToTextServicer):
                 transcript = await self._transcribe(call, task, requests)
             except GrpcError as exc:
                 log.info("%s refused: %s %s", method, exc.code.name, exc.details)
-                await _drain(requests)
+                if exc.drain:
+                    await _drain(requests, self.services.settings.connection_idle_timeout_s)
                 await self._abort(context, exc)
             length = _duration(transcript.duration)
             batches = list(_batches(transcript))
@@ -202,7 +203,7 @@ class SpeechToTextFace(pb_grpc.SpeechToTextServicer):
         if refused is not None:
             raise GrpcError.of(refused)
         await _shared(admit(services))
-        first: Any = await anext(requests, None)
+        first: Any = await self._next(requests)
         if first is None:
             raise GrpcError.invalid("the request stream is empty: send the audio", "media.empty")
         options = self._options(principal, task, first)
@@ -275,9 +276,26 @@ class SpeechToTextFace(pb_grpc.SpeechToTextServicer):
     async def _receive(self, sink: AudioSink, first: Any, requests: AsyncIterator[Any]) -> None:
         """Concatenate ``audio.content`` until the client half-closes."""
         await sink.write(first.audio.content)
-        async for message in requests:
+        while (message := await self._next(requests)) is not None:
             await sink.write(message.audio.content)
         await sink.close()
+
+    async def _next(self, requests: AsyncIterator[Any]) -> Any:
+        """The next request message, or ``None`` at the end of the stream. A client that sends
+        nothing for ``connection_idle_timeout_s`` (a stalled upload) is refused, as the HTTP
+        faces close such a connection: it would hold its upload open for ever."""
+        idle_s = self.services.settings.connection_idle_timeout_s
+        try:
+            return await asyncio.wait_for(anext(requests, None), idle_s)
+        except TimeoutError:
+            raise GrpcError(
+                grpc.StatusCode.DEADLINE_EXCEEDED,
+                f"the request stream sent nothing for {idle_s:g} s "
+                "(AURAL_CONNECTION_IDLE_TIMEOUT_S); send the audio without pausing, then "
+                "half-close the stream",
+                "request.stalled",
+                drain=False,
+            ) from None
 
     async def _ensure_mono(self, sink: AudioSink) -> None:
         try:
@@ -339,13 +357,14 @@ class SpeechToTextFace(pb_grpc.SpeechToTextServicer):
         raise AssertionError("abort returned")  # pragma: no cover
 
 
-async def _drain(requests: AsyncIterator[Any]) -> None:
+async def _drain(requests: AsyncIterator[Any], idle_s: float) -> None:
     """Read (and drop) what the client still sends, up to a bound, before refusing: a server
     that ends the call mid-upload can reach the client as a reset (``INTERNAL``) instead of
-    the refusal; the HTTP upload reader drains for the same reason."""
+    the refusal; the HTTP upload reader drains for the same reason. A client that pauses for
+    ``idle_s`` is refused at once (a stalled stream must not hold the call open)."""
     drained = 0
     with contextlib.suppress(Exception):
-        async for message in requests:
+        while (message := await asyncio.wait_for(anext(requests, None), idle_s)) is not None:
             drained += len(message.audio.content)
             if drained > _DRAIN_BYTES:
                 break
