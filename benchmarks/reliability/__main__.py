@@ -1,7 +1,7 @@
 """The full reliability run (``make reliability``): results to benchmarks/results/.
 
 One real ``aural serve`` process takes, in order: the full bad-media corpus on every face (the
-three HTTP faces and the Phonexia gRPC face), the hostile fields, ``/healthz``
+three HTTP faces and the Phonexia gRPC face), the hostile fields and gRPC requests, ``/healthz``
 probes while bad input streams in, a load test of small valid requests with its RSS and
 open-file figures, schemathesis with many examples, and the security probes of
 ``tests/reliability/test_security.py``. Every HTTP status and gRPC code is counted;
@@ -32,11 +32,12 @@ import httpx
 
 from benchmarks.machine import describe, slug
 from benchmarks.reliability.corpus import SERVER_ENV, build_cases, wav
-from benchmarks.reliability.fields import BAD_FIELDS
+from benchmarks.reliability.fields import BAD_FIELDS, GRPC_BAD_FIELDS
 from benchmarks.reliability.harness import (
     ALL_FACES,
     FACES,
     ServerProcess,
+    call_grpc,
     is_server_error,
     send,
 )
@@ -95,6 +96,18 @@ def run_fields(server: ServerProcess, tally: Tally) -> list[dict[str, Any]]:
                  "seconds": round(time.perf_counter() - began, 3),
                  "ok": outcome.status == status}
             )  # fmt: skip
+    for bad in GRPC_BAD_FIELDS:
+        began = time.perf_counter()
+        outcome = call_grpc(server.grpc_target, bad.build(media), timeout_s=120)
+        tally.add(outcome.status)
+        error_code = outcome.body.get("error_code")
+        rows.append(
+            {"face": "grpc", "fields": {"case": bad.name}, "expected": bad.code,
+             "status": f"{outcome.status} {error_code or ''}".strip(),
+             "seconds": round(time.perf_counter() - began, 3),
+             "ok": outcome.status == bad.code
+                   and (bad.error_code is None or error_code == bad.error_code)}
+        )  # fmt: skip
     return rows
 
 

@@ -181,8 +181,10 @@ def build_cases(full: bool = False) -> list[Case]:
 
 
 IDLE_TIMEOUT_S = 3
+MAX_UPLOAD_BYTES = 32 * 1024 * 1024  # small, so that going past it takes a fraction of a second
 SERVER_ENV = {
     "AURAL_MEDIA_MEMORY_BUDGET_MB": "200",
+    "AURAL_MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES),
     # Short, so that the stalled-connection checks run in seconds; clients here never pause.
     "AURAL_CONNECTION_IDLE_TIMEOUT_S": str(IDLE_TIMEOUT_S),
 }
