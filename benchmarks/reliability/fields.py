@@ -155,6 +155,8 @@ GRPC_BAD_FIELDS: list[GrpcBadField] = [
     GrpcBadField("time-negative-start", _window(_d(-5)), _INVALID, _OPTION),
     GrpcBadField("time-negative-end", _window(end=_d(-1)), _INVALID, _OPTION, False),
     GrpcBadField("time-negative-nanos", _window(_d(0, -5)), _INVALID, _OPTION, False),
+    GrpcBadField("time-nanos-over-1s", _window(_d(0, 2_000_000_000)), _INVALID, "request.invalid"),
+    GrpcBadField("time-mixed-signs", _window(_d(1, -500_000_000)), _INVALID, "request.invalid"),
     GrpcBadField("time-max-duration", _window(_d(315_576_000_000)), _INVALID, _OPTION),
     GrpcBadField("time-past-duration-max", _window(end=_d(10**15)), _INVALID, _OPTION, False),
     GrpcBadField("time-past-the-audio", _window(_d(100)), _INVALID, _OPTION),
@@ -176,6 +178,50 @@ GRPC_BAD_FIELDS: list[GrpcBadField] = [
         "config-without-audio-first",
         lambda media: [pb.TranscribeRequest(config=pb.TranscribeConfig()), _more(media)],
         "OK",
+    ),
+    GrpcBadField(
+        "config-repeated-unchanged",
+        lambda media: [
+            _first(media[:1000], pb.TranscribeConfig()),
+            pb.TranscribeRequest(
+                audio=core_pb2.Audio(content=media[1000:]), config=pb.TranscribeConfig()
+            ),
+        ],
+        "OK",
+    ),
+    GrpcBadField(
+        "config-changed-later",
+        lambda media: [
+            _first(media[:1000]),
+            pb.TranscribeRequest(
+                audio=core_pb2.Audio(content=media[1000:]),
+                config=pb.TranscribeConfig(language="xx"),
+            ),
+        ],
+        _INVALID,
+        "request.invalid",
+    ),
+    GrpcBadField(
+        "raw-config-late",
+        lambda media: [
+            _first(media[44:1000]),
+            _more(
+                media[1000:],
+                raw_audio_config=core_pb2.RawAudioConfig(sample_rate_hertz=16_000, channels=1),
+            ),
+        ],
+        _INVALID,
+        "request.invalid",
+    ),
+    GrpcBadField(
+        "time-range-late",
+        lambda media: [
+            _first(media[:1000]),
+            _more(media[1000:], time_range=core_pb2.TimeRange(start=_d(5))),
+        ],
+        _INVALID,
+        "request.invalid",
+        fast=False,
     ),
     GrpcBadField(
         "empty-chunks-only",

@@ -95,8 +95,19 @@ def _peer_host(peer: str) -> str:
     return host.strip("[]") or peer or "unknown"
 
 
-def _seconds(duration: Duration) -> float:
-    return duration.seconds + duration.nanos / 1e9
+_MAX_NANOS = 999_999_999
+
+
+def _seconds(duration: Duration, field: str) -> float:
+    """A ``Duration``'s seconds; one that protobuf calls invalid (``nanos`` out of range, or
+    of the other sign than ``seconds``) is refused rather than read as some other time."""
+    seconds, nanos = duration.seconds, duration.nanos
+    if abs(nanos) > _MAX_NANOS or (seconds > 0 > nanos) or (seconds < 0 < nanos):
+        raise GrpcError.invalid(
+            f"{field} is not a valid Duration (seconds={seconds}, nanos={nanos}): nanos must be "
+            f"from -999999999 to 999999999 and of the same sign as seconds"
+        )
+    return seconds + nanos / 1e9
 
 
 def _duration(seconds: float) -> Duration:
@@ -254,9 +265,9 @@ class SpeechToTextFace(pb_grpc.SpeechToTextServicer):
         if first.audio.HasField("time_range"):
             window = first.audio.time_range
             if window.HasField("start"):
-                start_s = _seconds(window.start)
+                start_s = _seconds(window.start, "audio.time_range.start")
             if window.HasField("end"):
-                end_s = _seconds(window.end)
+                end_s = _seconds(window.end, "audio.time_range.end")
         return _shared_sync(
             lambda: build_options(
                 principal,
@@ -274,9 +285,14 @@ class SpeechToTextFace(pb_grpc.SpeechToTextServicer):
         )
 
     async def _receive(self, sink: AudioSink, first: Any, requests: AsyncIterator[Any]) -> None:
-        """Concatenate ``audio.content`` until the client half-closes."""
+        """Concatenate ``audio.content`` until the client half-closes.
+
+        The settings (``config``, ``audio.time_range``, ``audio.raw_audio_config``) are read
+        from the first message only; a later message may repeat them but not change them (a
+        change would otherwise be ignored without a word, e.g. a raw-audio header sent late)."""
         await sink.write(first.audio.content)
         while (message := await self._next(requests)) is not None:
+            _check_same_settings(first, message)
             await sink.write(message.audio.content)
         await sink.close()
 
@@ -385,6 +401,22 @@ def _shared_sync(step: Any) -> Any:
         return step()
     except HTTPError as exc:
         raise GrpcError.of(exc) from exc
+
+
+_SETTINGS = (("config", None), ("time_range", "audio"), ("raw_audio_config", "audio"))
+
+
+def _check_same_settings(first: Any, message: Any) -> None:
+    """Refuse a later message that sets ``config``, ``time_range`` or ``raw_audio_config``
+    other than the first message did (repeating them unchanged is harmless)."""
+    for name, parent in _SETTINGS:
+        holder, first_holder = (message, first) if parent is None else (message.audio, first.audio)
+        if holder.HasField(name) and getattr(holder, name) != getattr(first_holder, name):
+            where = name if parent is None else f"{parent}.{name}"
+            raise GrpcError.invalid(
+                f"{where} is read from the first message of the stream only; a later message "
+                "changed it (send the settings once, in the first message)"
+            )
 
 
 def _raw_config(first: Any) -> tuple[int, int, int] | None:
