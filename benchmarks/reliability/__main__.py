@@ -1,10 +1,12 @@
 """The full reliability run (``make reliability``): results to benchmarks/results/.
 
-One real ``aural serve`` process takes, in order: the full bad-media corpus on every face, the
-hostile fields, ``/healthz`` probes while bad input streams in, a load test of small valid
-requests with its RSS and open-file figures, schemathesis with many examples, and the security
-probes of ``tests/reliability/test_security.py``. Every HTTP status is counted; the run fails
-(exit 1) on any 5xx, any unexpected outcome, or a server that died.
+One real ``aural serve`` process takes, in order: the full bad-media corpus on every face (the
+three HTTP faces and the Phonexia gRPC face), the hostile fields and gRPC requests, ``/healthz``
+probes while bad input streams in, a load test of small valid requests with its RSS and
+open-file figures, schemathesis with many examples, and the security probes of
+``tests/reliability/test_security.py``. Every HTTP status and gRPC code is counted;
+the run fails (exit 1) on any 5xx (``UNKNOWN``/``INTERNAL``/... on gRPC), any unexpected
+outcome, or a server that died.
 
     python -m benchmarks.reliability [--quick] [--out DIR]
 """
@@ -30,8 +32,15 @@ import httpx
 
 from benchmarks.machine import describe, slug
 from benchmarks.reliability.corpus import SERVER_ENV, build_cases, wav
-from benchmarks.reliability.fields import BAD_FIELDS
-from benchmarks.reliability.harness import FACES, ServerProcess, send
+from benchmarks.reliability.fields import BAD_FIELDS, GRPC_BAD_FIELDS
+from benchmarks.reliability.harness import (
+    ALL_FACES,
+    FACES,
+    ServerProcess,
+    call_grpc,
+    is_server_error,
+    send,
+)
 from benchmarks.reliability.probe import percentile, probe_healthz
 from benchmarks.reliability.schema import run_schemathesis
 
@@ -40,19 +49,19 @@ RESULTS = ROOT / "benchmarks" / "results"
 
 
 class Tally:
-    """Statuses of every response of the run (a 5xx anywhere fails it)."""
+    """Statuses of every response of the run (a 5xx or a server-fault gRPC code fails it)."""
 
     def __init__(self) -> None:
-        self.statuses: Counter[int] = Counter()
+        self.statuses: Counter[int | str] = Counter()
         self._lock = threading.Lock()
 
-    def add(self, status: int) -> None:
+    def add(self, status: int | str) -> None:
         with self._lock:
             self.statuses[status] += 1
 
     @property
     def server_errors(self) -> int:
-        return sum(n for status, n in self.statuses.items() if status >= 500)
+        return sum(n for status, n in self.statuses.items() if is_server_error(status))
 
 
 def run_corpus(server: ServerProcess, tally: Tally, full: bool) -> list[dict[str, Any]]:
@@ -60,13 +69,14 @@ def run_corpus(server: ServerProcess, tally: Tally, full: bool) -> list[dict[str
     with httpx.Client(base_url=server.url, timeout=600) as client:
         for case in build_cases(full=full):
             data = case.build()
-            for face in FACES:
-                outcome = send(client, face, data, case.filename)
+            for face in ALL_FACES:
+                outcome = send(client, face, data, case.filename, grpc_target=server.grpc_target)
                 tally.add(outcome.status)
+                expected = case.expected_on(face)
                 rows.append(
                     {"case": case.name, "bytes": len(data), "face": face,
-                     "expected": case.expected, "got": outcome.result, "status": outcome.status,
-                     "ok": outcome.result == case.expected, "alive": server.alive}
+                     "expected": expected, "got": outcome.result, "status": outcome.status,
+                     "ok": outcome.result == expected, "alive": server.alive}
                 )  # fmt: skip
     return rows
 
@@ -86,6 +96,18 @@ def run_fields(server: ServerProcess, tally: Tally) -> list[dict[str, Any]]:
                  "seconds": round(time.perf_counter() - began, 3),
                  "ok": outcome.status == status}
             )  # fmt: skip
+    for bad in GRPC_BAD_FIELDS:
+        began = time.perf_counter()
+        outcome = call_grpc(server.grpc_target, bad.build(media), timeout_s=120)
+        tally.add(outcome.status)
+        error_code = outcome.body.get("error_code")
+        rows.append(
+            {"face": "grpc", "fields": {"case": bad.name}, "expected": bad.code,
+             "status": f"{outcome.status} {error_code or ''}".strip(),
+             "seconds": round(time.perf_counter() - began, 3),
+             "ok": outcome.status == bad.code
+                   and (bad.error_code is None or error_code == bad.error_code)}
+        )  # fmt: skip
     return rows
 
 
@@ -196,18 +218,20 @@ def _markdown(report: dict[str, Any]) -> str:
         f"{sum(r['ok'] for r in report['corpus'])} of {len(report['corpus'])} case/face pairs "
         "ended as expected.",
         "",
-        "| case | bytes | expected | phonexia | openai | deepinfra |",
-        "|---|---|---|---|---|---|",
+        "| case | bytes | expected | phonexia | openai | deepinfra | grpc |",
+        "|---|---|---|---|---|---|---|",
     ]
     by_case: dict[str, dict[str, Any]] = {}
     for row in report["corpus"]:
         entry = by_case.setdefault(row["case"], {"bytes": row["bytes"], "exp": row["expected"]})
+        if row["face"] == "grpc" and row["expected"] != entry["exp"]:
+            entry["exp"] = f"{entry['exp']} (grpc: {row['expected']})"
         mark = "" if row["ok"] else " **(!)**"
         entry[row["face"]] = f"{row['got']} ({row['status']}){mark}"
     for case, entry in by_case.items():
         lines.append(
             f"| {case} | {entry['bytes']} | {entry['exp']} | {entry.get('phonexia')} | "
-            f"{entry.get('openai')} | {entry.get('deepinfra')} |"
+            f"{entry.get('openai')} | {entry.get('deepinfra')} | {entry.get('grpc')} |"
         )
     lines += ["", "## Hostile fields", "", "| face | fields | expected | got | s |"]
     lines.append("|---|---|---|---|---|")
@@ -297,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
         "full": full,
         "load_average_at_end": list(os.getloadavg()),
         "server_alive": alive,
-        "statuses": {str(k): v for k, v in sorted(tally.statuses.items())},
+        "statuses": {str(k): v for k, v in sorted(tally.statuses.items(), key=str)},
         "server_errors": tally.server_errors,
         "corpus": corpus,
         "fields": fields,

@@ -1,9 +1,13 @@
 """A bad-media corpus built at run time (nothing binary is committed) with each case's outcome.
 
 Every case is bytes plus what the server must answer: ``"ok"`` (transcribed; many channels
-are split into one lane each) or the error code the task ends with. Files are built with the
-standard library and numpy (RIFF headers written by hand, so odd ones can be made) and, where
-installed, ``sox`` for FLAC and Ogg.
+are split into one lane each) or the error code the task ends with. The Phonexia gRPC face
+takes mono audio only (its spec: anything else is ``INVALID_ARGUMENT``), checked before the
+rest, so a case of more channels states its own outcome there (``channels.not-mono``); mono
+cases of the same kinds (bomb, truncation, rates, sample formats) check the rest on it.
+
+Files are built with the standard library and numpy (RIFF headers written by hand, so odd ones
+can be made) and, where installed, ``sox`` for FLAC and Ogg.
 """
 
 from __future__ import annotations
@@ -15,10 +19,12 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 OK = "ok"
+NOT_MONO = "channels.not-mono"
 
 
 @dataclass(frozen=True)
@@ -29,6 +35,11 @@ class Case:
     build: Callable[[], bytes]
     expected: str  # "ok" or an error code (media.truncated, media.over-memory-budget, ...)
     filename: str = "input.wav"
+    grpc: str | None = None  # the gRPC face's outcome where its spec makes it differ
+
+    def expected_on(self, face: str) -> str:
+        """The outcome ``face`` must report (``"grpc"``: the Phonexia gRPC face)."""
+        return self.grpc if face == "grpc" and self.grpc is not None else self.expected
 
 
 def wav(
@@ -94,25 +105,59 @@ def build_cases(full: bool = False) -> list[Case]:
     rates = (1, 8, 100, 8_000, 11_025, 22_050, 44_100, 48_000, 96_000, 192_000, 384_000)
     if not full:
         rates = (1, 8_000, 44_100, 384_000)
-    cases = [Case(f"wav-{n}ch", lambda n=n: wav(n, seconds=0.5), OK) for n in channel_counts]
-    cases += [
-        # 1 Hz for 30 s still becomes 30 s at 16 kHz: fine; the header rate is what is odd.
-        Case(f"wav-rate-{r}", lambda r=r: wav(2, rate=r, seconds=30 if r < 100 else 0.5), OK)
-        for r in rates
+    cases = [
+        Case(f"wav-{n}ch", lambda n=n: wav(n, seconds=0.5), OK, grpc=None if n == 1 else NOT_MONO)
+        for n in channel_counts
     ]
+    # 1 Hz for 30 s still becomes 30 s at 16 kHz: fine; the header rate is what is odd.
     cases += [
-        Case("wav-u8", lambda: wav(2, bits=8), OK),
-        Case("wav-s16", lambda: wav(2, bits=16), OK),
-        Case("wav-s24", lambda: wav(2, bits=24), OK),
-        Case("wav-s32", lambda: wav(2, bits=32), OK),
-        Case("wav-f32", lambda: wav(2, bits=32, float_format=True), OK),
-        Case("wav-f64", lambda: wav(2, bits=64, float_format=True), OK),
-        Case("wav-65ch", lambda: wav(65, seconds=0.2), "media.invalid"),
+        Case(f"wav-rate-{r}", lambda r=r: wav(2, rate=r, seconds=30 if r < 100 else 0.5), OK,
+             grpc=NOT_MONO)
+        for r in rates
+    ]  # fmt: skip
+    formats: dict[str, dict[str, Any]] = {
+        "u8": {"bits": 8}, "s16": {"bits": 16}, "s24": {"bits": 24}, "s32": {"bits": 32},
+        "f32": {"bits": 32, "float_format": True}, "f64": {"bits": 64, "float_format": True},
+    }  # fmt: skip
+    cases += [
+        Case(f"wav-{name}", lambda f=f: wav(2, **f), OK, grpc=NOT_MONO)
+        for name, f in formats.items()
+    ]
+    if full:  # the same rates and sample formats in mono, which the gRPC face takes too
+        cases += [
+            Case(f"wav-1ch-rate-{r}", lambda r=r: wav(1, rate=r, seconds=30 if r < 100 else 0.5),
+                 OK)
+            for r in rates
+        ]  # fmt: skip
+        cases += [
+            Case(f"wav-1ch-{name}", lambda f=f: wav(1, **f), OK) for name, f in formats.items()
+        ]
+    cases += [
+        # The REST faces refuse more than 64 channels; the gRPC face refuses any but one.
+        Case("wav-65ch", lambda: wav(65, seconds=0.2), "media.invalid", grpc=NOT_MONO),
         Case("wav-0ch-header", lambda: wav(1, declared_channels=0), "media.invalid"),
         # 10 min of 7 channels at 1 Hz: an 8 KB file that decodes to 269 MB.
-        Case("bomb-7ch-1hz-10min", lambda: wav_declaring(7, 1, 600), "media.over-memory-budget"),
-        Case("bomb-64ch-8hz-60s", lambda: wav_declaring(64, 8, 60), "media.over-memory-budget"),
-        Case("truncated-half", lambda: truncated(wav(2, seconds=4), 0.5), "media.truncated"),
+        Case(
+            "bomb-7ch-1hz-10min",
+            lambda: wav_declaring(7, 1, 600),
+            "media.over-memory-budget",
+            grpc=NOT_MONO,
+        ),
+        Case(
+            "bomb-64ch-8hz-60s",
+            lambda: wav_declaring(64, 8, 60),
+            "media.over-memory-budget",
+            grpc=NOT_MONO,
+        ),
+        # An hour of mono at 1 Hz: a 3.6 KB file that decodes to 230 MB (every face).
+        Case("bomb-1ch-1hz-1h", lambda: wav_declaring(1, 1, 3600), "media.over-memory-budget"),
+        Case(
+            "truncated-half",
+            lambda: truncated(wav(2, seconds=4), 0.5),
+            "media.truncated",
+            grpc=NOT_MONO,
+        ),
+        Case("truncated-half-1ch", lambda: truncated(wav(1, seconds=4), 0.5), "media.truncated"),
         Case("empty", lambda: b"", "media.empty"),
         Case("garbage", lambda: np.random.default_rng(1).bytes(4096), "media.invalid"),
         Case("riff-only", lambda: b"RIFF\x00\x00\x00\x00WAVE", "media.invalid"),
@@ -127,16 +172,19 @@ def build_cases(full: bool = False) -> list[Case]:
         ]  # fmt: skip
     if has_sox():
         cases += [
-            Case("flac-8ch", lambda: _sox(wav(8, seconds=0.5), ".flac"), OK, "a.flac"),
-            Case("ogg-2ch", lambda: _sox(wav(2, seconds=0.5), ".ogg"), OK, "a.ogg"),
+            Case("flac-8ch", lambda: _sox(wav(8, seconds=0.5), ".flac"), OK, "a.flac", NOT_MONO),
+            Case("ogg-2ch", lambda: _sox(wav(2, seconds=0.5), ".ogg"), OK, "a.ogg", NOT_MONO),
+            Case("ogg-1ch", lambda: _sox(wav(1, seconds=0.5), ".ogg"), OK, "a.ogg"),
             Case("flac-1ch-96k", lambda: _sox(wav(1, rate=96_000), ".flac"), OK, "a.flac"),
         ]
     return cases
 
 
 IDLE_TIMEOUT_S = 3
+MAX_UPLOAD_BYTES = 32 * 1024 * 1024  # small, so that going past it takes a fraction of a second
 SERVER_ENV = {
     "AURAL_MEDIA_MEMORY_BUDGET_MB": "200",
+    "AURAL_MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES),
     # Short, so that the stalled-connection checks run in seconds; clients here never pause.
     "AURAL_CONNECTION_IDLE_TIMEOUT_S": str(IDLE_TIMEOUT_S),
 }

@@ -6,6 +6,8 @@ RSS and open files can be read from ``/proc``.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import os
 import signal
@@ -13,15 +15,29 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import grpc
 import httpx
+from phonexia.grpc.common import core_pb2
+from phonexia.grpc.technologies.enhanced_speech_to_text_built_on_whisper.v1 import (
+    enhanced_speech_to_text_built_on_whisper_pb2 as pb,
+)
+from phonexia.grpc.technologies.enhanced_speech_to_text_built_on_whisper.v1 import (
+    enhanced_speech_to_text_built_on_whisper_pb2_grpc as pb_grpc,
+)
 
 PHONEXIA = "/api/technology/speech-to-text-whisper-enhanced"
 FACES = ("phonexia", "openai", "deepinfra")
+"""The HTTP faces; :data:`ALL_FACES` adds the Phonexia gRPC face (``send(..., grpc_target=)``)."""
+GRPC = "grpc"
+ALL_FACES = (*FACES, GRPC)
+CHUNK_BYTES = 32_000  # what the official Phonexia client sends per message
+GRPC_SERVER_ERRORS = frozenset({"UNKNOWN", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNIMPLEMENTED"})
+"""gRPC codes that count as the server's fault (like an HTTP 5xx); a refusal is never one."""
 
 
 def free_port() -> int:
@@ -36,6 +52,8 @@ class ServerProcess:
     def __init__(self, root: Path, env: Mapping[str, str] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.grpc_port = free_port()
+        self.grpc_target = f"127.0.0.1:{self.grpc_port}"
         root.mkdir(parents=True, exist_ok=True)
         self.log_path = root / "server.log"
         full_env = {
@@ -44,7 +62,7 @@ class ServerProcess:
             "AURAL_MODEL": "tiny.en",
             "AURAL_TASK_POLL_INTERVAL_S": "0.2",
             "AURAL_WEBHOOK_ALLOW_HOSTS": "",
-            "AURAL_GRPC_PORT": "0",  # HTTP faces only (several servers run side by side)
+            "AURAL_GRPC_PORT": str(self.grpc_port),  # the gRPC face, on its own free port
             **(env or {}),
         }
         self._log = self.log_path.open("wb")
@@ -99,11 +117,17 @@ class ServerProcess:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a face answered: ``ok``, or the error code (and the HTTP status it came with)."""
+    """What a face answered: ``ok``, or the error code, and the HTTP status it came with (the
+    gRPC status code's name, such as ``INVALID_ARGUMENT``, on the gRPC face)."""
 
     result: str
-    status: int
+    status: int | str
     body: Any
+
+
+def is_server_error(status: int | str) -> bool:
+    """A 5xx, or a gRPC code that only a failing server sends."""
+    return status in GRPC_SERVER_ERRORS if isinstance(status, str) else status >= 500
 
 
 def _json(response: httpx.Response) -> Any:
@@ -128,8 +152,14 @@ def send(
     fields: Mapping[str, str] | None = None,
     params: Mapping[str, str] | None = None,
     timeout_s: float = 300,
+    grpc_target: str | None = None,
 ) -> Outcome:
-    """Send ``data`` to ``face``; a Phonexia task is polled until it ends."""
+    """Send ``data`` to ``face``; a Phonexia task is polled until it ends. The gRPC face
+    (``grpc_target`` is its ``host:port``) gets the file as the official client sends it."""
+    if face == GRPC:
+        if grpc_target is None:
+            raise ValueError("the gRPC face needs grpc_target")
+        return call_grpc(grpc_target, file_requests(data), timeout_s)
     form = dict(fields or {})
     if face == "phonexia":
         response = client.post(PHONEXIA, files={"file": (filename, data)}, data=form,
@@ -162,3 +192,52 @@ def send(
     if response.status_code == 200:
         return Outcome("ok", 200, body)
     return Outcome(_error_code(face, body), response.status_code, body)
+
+
+def file_requests(
+    data: bytes, config: pb.TranscribeConfig | None = None, chunk: int = CHUNK_BYTES
+) -> list[pb.TranscribeRequest]:
+    """``data`` as the official client streams a file: ``chunk``-byte pieces, the config and
+    an empty time range in the first message only; no message at all for an empty file."""
+    pieces = [data[start : start + chunk] for start in range(0, len(data), chunk)]
+    return [
+        pb.TranscribeRequest(
+            audio=core_pb2.Audio(content=piece, time_range=core_pb2.TimeRange()),
+            config=config or pb.TranscribeConfig(),
+        )
+        if index == 0
+        else pb.TranscribeRequest(audio=core_pb2.Audio(content=piece))
+        for index, piece in enumerate(pieces)
+    ]
+
+
+def call_grpc(target: str, requests: Iterable[Any], timeout_s: float = 300) -> Outcome:
+    """One ``Transcribe`` call (``Translate`` for ``TranslateRequest``s) on the official stubs,
+    each message sent as ``requests`` yields it, under a deadline: a hang shows up as
+    ``DEADLINE_EXCEEDED``, result ``timeout``, unless the server sent it (then its
+    ``aural-error-code`` trailer says why). A refusal's result is that trailer, aural's error
+    code; its status is the gRPC code's name."""
+    messages = iter(requests)
+    first = next(messages, None)
+    translate = isinstance(first, pb.TranslateRequest)
+    stream = messages if first is None else itertools.chain([first], messages)
+    with grpc.insecure_channel(target) as channel:
+        stub = pb_grpc.SpeechToTextStub(channel)
+        call = (stub.Translate if translate else stub.Transcribe)(stream, timeout=timeout_s)
+        responses: list[Any] = []
+        with contextlib.suppress(grpc.RpcError):  # its code and details are read below
+            responses.extend(call)
+        code = call.code()
+        trailers = dict(call.trailing_metadata() or ())
+        body: dict[str, Any] = {"code": code.name, "details": call.details()}
+        if code == grpc.StatusCode.OK:
+            segments = [s for r in responses for s in r.result.one_best.segments]
+            body |= {"responses": len(responses), "segments": len(segments)}
+            last = responses[-1] if responses else None
+            has_length = last is not None and last.HasField("processed_audio_length")
+            every_result = all(r.result.HasField("one_best") for r in responses)
+            return Outcome("ok" if has_length and every_result else "malformed", code.name, body)
+    body["error_code"] = trailers.get("aural-error-code")
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED and body["error_code"] is None:
+        return Outcome("timeout", code.name, body)
+    return Outcome(str(body["error_code"] or f"grpc:{code.name}"), code.name, body)

@@ -107,7 +107,8 @@ class Settings(BaseSettings):
         default=60.0,
         gt=0,
         description="A connection that sends nothing for this long while the server waits for "
-        "its request head or body (a stalled upload) is closed.",
+        "its request head or body (a stalled upload), or a gRPC request stream that pauses "
+        "this long, is closed.",
     )
     isolation: Literal["process", "thread"] = Field(
         default="process",

@@ -6,17 +6,21 @@ import httpx
 import pytest
 
 from benchmarks.reliability.corpus import OK, Case, build_cases
-from benchmarks.reliability.harness import FACES, ServerProcess, send
+from benchmarks.reliability.harness import ALL_FACES, GRPC, ServerProcess, send
 
 CASES = build_cases(full=False)
 
 
-@pytest.mark.parametrize("face", FACES)
+@pytest.mark.parametrize("face", ALL_FACES)
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_case_outcome(live: ServerProcess, client: httpx.Client, case: Case, face: str) -> None:
-    outcome = send(client, face, case.build(), case.filename)
-    assert outcome.result == case.expected, outcome.body
-    if case.expected == OK:
+    outcome = send(client, face, case.build(), case.filename, grpc_target=live.grpc_target)
+    expected = case.expected_on(face)
+    assert outcome.result == expected, outcome.body
+    if face == GRPC:  # the official stubs: the spec's code, details for the client to print
+        assert outcome.status == ("OK" if expected == OK else "INVALID_ARGUMENT"), outcome.body
+        assert expected == OK or outcome.body["details"], outcome.body
+    elif expected == OK:
         assert outcome.status == 200
     elif face == "openai":
         assert outcome.status == 400 and outcome.body["error"]["type"] == "invalid_request_error"

@@ -5,12 +5,15 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from typing import Any
 
 import httpx
+import pytest
 
 from benchmarks.reliability.corpus import IDLE_TIMEOUT_S, build_cases, wav
 from benchmarks.reliability.fields import BAD_FIELDS
-from benchmarks.reliability.harness import FACES, ServerProcess, send
+from benchmarks.reliability.harness import FACES, ServerProcess, call_grpc, file_requests, pb, send
 from benchmarks.reliability.probe import percentile, probe_healthz
 
 HEALTHZ_P99_S = 0.1  # the issue's liveness bound
@@ -100,3 +103,35 @@ def test_multipart_without_closing_boundary_is_refused(client: httpx.Client) -> 
     )
     assert response.status_code == 400, response.text
     assert "closing boundary" in response.json()["error"]["message"]
+
+
+def _stalling(first: Any, resume: threading.Event) -> Iterator[Any]:
+    """One message, then nothing (the stream is neither continued nor half-closed)."""
+    yield first
+    resume.wait(60)
+
+
+@pytest.mark.parametrize(
+    ("config", "code", "error_code"),
+    [
+        (pb.TranscribeConfig(), "DEADLINE_EXCEEDED", "request.stalled"),
+        # refused at once, then the server reads what is still coming: that must end too
+        (pb.TranscribeConfig(language="xx"), "INVALID_ARGUMENT", "language.unsupported"),
+    ],
+    ids=["while-receiving", "after-a-refusal"],
+)
+def test_stalled_grpc_stream_is_ended(
+    live: ServerProcess, config: pb.TranscribeConfig, code: str, error_code: str
+) -> None:
+    """A gRPC stream that stalls is ended after the idle timeout, like a stalled HTTP upload,
+    long before the client's own deadline."""
+    resume = threading.Event()
+    began = time.monotonic()
+    try:
+        first = file_requests(wav(1, seconds=0.5), config)[0]
+        outcome = call_grpc(live.grpc_target, _stalling(first, resume), timeout_s=30)
+    finally:
+        resume.set()
+    assert time.monotonic() - began < IDLE_TIMEOUT_S + 10
+    assert (outcome.status, outcome.body["error_code"]) == (code, error_code), outcome.body
+    assert live.alive

@@ -60,7 +60,9 @@ class GrpcServer:
 
     async def start(self) -> None:
         settings = self.services.settings
-        server = grpc.aio.server()
+        # No SO_REUSEPORT (gRPC's default on Linux): a second server on a port in use must fail
+        # to start, not silently share the port and receive half of the first one's calls.
+        server = grpc.aio.server(options=(("grpc.so_reuseport", 0),))
         pb_grpc.add_SpeechToTextServicer_to_server(SpeechToTextFace(self.services), server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         reflection.enable_server_reflection(

@@ -95,8 +95,19 @@ def _peer_host(peer: str) -> str:
     return host.strip("[]") or peer or "unknown"
 
 
-def _seconds(duration: Duration) -> float:
-    return duration.seconds + duration.nanos / 1e9
+_MAX_NANOS = 999_999_999
+
+
+def _seconds(duration: Duration, field: str) -> float:
+    """A ``Duration``'s seconds; one that protobuf calls invalid (``nanos`` out of range, or
+    of the other sign than ``seconds``) is refused rather than read as some other time."""
+    seconds, nanos = duration.seconds, duration.nanos
+    if abs(nanos) > _MAX_NANOS or (seconds > 0 > nanos) or (seconds < 0 < nanos):
+        raise GrpcError.invalid(
+            f"{field} is not a valid Duration (seconds={seconds}, nanos={nanos}): nanos must be "
+            f"from -999999999 to 999999999 and of the same sign as seconds"
+        )
+    return seconds + nanos / 1e9
 
 
 def _duration(seconds: float) -> Duration:
@@ -179,7 +190,8 @@ class SpeechToTextFace(pb_grpc.SpeechToTextServicer):
                 transcript = await self._transcribe(call, task, requests)
             except GrpcError as exc:
                 log.info("%s refused: %s %s", method, exc.code.name, exc.details)
-                await _drain(requests)
+                if exc.drain:
+                    await _drain(requests, self.services.settings.connection_idle_timeout_s)
                 await self._abort(context, exc)
             length = _duration(transcript.duration)
             batches = list(_batches(transcript))
@@ -202,7 +214,7 @@ class SpeechToTextFace(pb_grpc.SpeechToTextServicer):
         if refused is not None:
             raise GrpcError.of(refused)
         await _shared(admit(services))
-        first: Any = await anext(requests, None)
+        first: Any = await self._next(requests)
         if first is None:
             raise GrpcError.invalid("the request stream is empty: send the audio", "media.empty")
         options = self._options(principal, task, first)
@@ -253,9 +265,9 @@ class SpeechToTextFace(pb_grpc.SpeechToTextServicer):
         if first.audio.HasField("time_range"):
             window = first.audio.time_range
             if window.HasField("start"):
-                start_s = _seconds(window.start)
+                start_s = _seconds(window.start, "audio.time_range.start")
             if window.HasField("end"):
-                end_s = _seconds(window.end)
+                end_s = _seconds(window.end, "audio.time_range.end")
         return _shared_sync(
             lambda: build_options(
                 principal,
@@ -273,11 +285,33 @@ class SpeechToTextFace(pb_grpc.SpeechToTextServicer):
         )
 
     async def _receive(self, sink: AudioSink, first: Any, requests: AsyncIterator[Any]) -> None:
-        """Concatenate ``audio.content`` until the client half-closes."""
+        """Concatenate ``audio.content`` until the client half-closes.
+
+        The settings (``config``, ``audio.time_range``, ``audio.raw_audio_config``) are read
+        from the first message only; a later message may repeat them but not change them (a
+        change would otherwise be ignored without a word, e.g. a raw-audio header sent late)."""
         await sink.write(first.audio.content)
-        async for message in requests:
+        while (message := await self._next(requests)) is not None:
+            _check_same_settings(first, message)
             await sink.write(message.audio.content)
         await sink.close()
+
+    async def _next(self, requests: AsyncIterator[Any]) -> Any:
+        """The next request message, or ``None`` at the end of the stream. A client that sends
+        nothing for ``connection_idle_timeout_s`` (a stalled upload) is refused, as the HTTP
+        faces close such a connection: it would hold its upload open for ever."""
+        idle_s = self.services.settings.connection_idle_timeout_s
+        try:
+            return await asyncio.wait_for(anext(requests, None), idle_s)
+        except TimeoutError:
+            raise GrpcError(
+                grpc.StatusCode.DEADLINE_EXCEEDED,
+                f"the request stream sent nothing for {idle_s:g} s "
+                "(AURAL_CONNECTION_IDLE_TIMEOUT_S); send the audio without pausing, then "
+                "half-close the stream",
+                "request.stalled",
+                drain=False,
+            ) from None
 
     async def _ensure_mono(self, sink: AudioSink) -> None:
         try:
@@ -339,13 +373,14 @@ class SpeechToTextFace(pb_grpc.SpeechToTextServicer):
         raise AssertionError("abort returned")  # pragma: no cover
 
 
-async def _drain(requests: AsyncIterator[Any]) -> None:
+async def _drain(requests: AsyncIterator[Any], idle_s: float) -> None:
     """Read (and drop) what the client still sends, up to a bound, before refusing: a server
     that ends the call mid-upload can reach the client as a reset (``INTERNAL``) instead of
-    the refusal; the HTTP upload reader drains for the same reason."""
+    the refusal; the HTTP upload reader drains for the same reason. A client that pauses for
+    ``idle_s`` is refused at once (a stalled stream must not hold the call open)."""
     drained = 0
     with contextlib.suppress(Exception):
-        async for message in requests:
+        while (message := await asyncio.wait_for(anext(requests, None), idle_s)) is not None:
             drained += len(message.audio.content)
             if drained > _DRAIN_BYTES:
                 break
@@ -366,6 +401,22 @@ def _shared_sync(step: Any) -> Any:
         return step()
     except HTTPError as exc:
         raise GrpcError.of(exc) from exc
+
+
+_SETTINGS = (("config", None), ("time_range", "audio"), ("raw_audio_config", "audio"))
+
+
+def _check_same_settings(first: Any, message: Any) -> None:
+    """Refuse a later message that sets ``config``, ``time_range`` or ``raw_audio_config``
+    other than the first message did (repeating them unchanged is harmless)."""
+    for name, parent in _SETTINGS:
+        holder, first_holder = (message, first) if parent is None else (message.audio, first.audio)
+        if holder.HasField(name) and getattr(holder, name) != getattr(first_holder, name):
+            where = name if parent is None else f"{parent}.{name}"
+            raise GrpcError.invalid(
+                f"{where} is read from the first message of the stream only; a later message "
+                "changed it (send the settings once, in the first message)"
+            )
 
 
 def _raw_config(first: Any) -> tuple[int, int, int] | None:

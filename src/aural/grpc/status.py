@@ -30,11 +30,15 @@ _CODES: dict[int, grpc.StatusCode] = {
 class GrpcError(Exception):
     """A refusal ready to be sent: code, one-line details, and aural's error code."""
 
-    def __init__(self, code: grpc.StatusCode, details: str, error_code: str) -> None:
+    def __init__(
+        self, code: grpc.StatusCode, details: str, error_code: str, *, drain: bool = True
+    ) -> None:
         super().__init__(details)
         self.code = code
         self.details = " ".join(details.split())  # one line, whatever the message held
         self.error_code = error_code
+        # Whether to read what the client still sends before refusing (not when it stalled).
+        self.drain = drain
 
     @classmethod
     def of(cls, error: HTTPError | AuralError) -> GrpcError:
