@@ -62,3 +62,13 @@ def test_pieces_share_out_evenly_between_the_workers() -> None:
 
 def _decode_jobs_of(runs: list[LanguageRun]) -> list[DecodeJob]:
     return decode_jobs([_channel(0, 150)], [runs], TranscriptionOptions(), parallelism=2)
+
+
+def test_long_speech_is_cut_into_batches_the_workers_pull_as_they_come_free() -> None:
+    """Ten chunks, batches of 4, two workers: no piece is bigger than one batched call, and
+    there are enough pieces for a worker that finishes early to take the next one."""
+    jobs = decode_jobs([_channel(0, 250)], [[LONG]], TranscriptionOptions(), parallelism=2, batch=4)
+    sizes = [len(job.run.regions) for job in jobs]
+    assert max(sizes) == 4 and len(jobs) % 2 == 0
+    regions = sorted((r.start, r.end) for job in jobs for r in job.run.regions)
+    assert regions == [(r.start, r.end) for r in LONG.regions], "nothing lost or doubled"

@@ -87,10 +87,10 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the task store; unset is SQLite in the data directory.",
     )
     batch_chunks: int = Field(
-        default=8,
+        default=4,
         ge=1,
         description="30 s chunks decoded at once over all CPU workers of one model (memory "
-        "grows with it, ~80 MB per chunk for base); each call batches its share.",
+        "grows with it, ~80-100 MB per chunk for base); each call batches its share.",
     )
     workers: int | None = Field(
         default=None,

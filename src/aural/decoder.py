@@ -181,6 +181,31 @@ def decode_batched(
             yield _shifted(segment, offset)
 
 
+class _ChunkByChunkEncoder:
+    """``whisper`` for ``BatchedInferencePipeline``, with a batch's chunks encoded one at a time.
+
+    On CPU the peak of a batched call is the encoder's self-attention over all of its chunks at
+    once (8 heads x 1500 x 1500 floats, about 70 MB per chunk for ``base``), not the beam search
+    that follows (about 27 MB per chunk). Encoding chunk by chunk and decoding the batch together
+    keeps the batched decoder at a fraction of the memory: measured with one CTranslate2 worker,
+    a batch of 4 peaked at +280 MB encoded together and +109 MB this way, in 7.2 s instead of 7.8 s
+    (benchmarks/results/2026-11-30-streaming-memory.md). The encoder outputs are the same (each
+    chunk is encoded on its own features either way).
+    """
+
+    def __init__(self, whisper: WhisperModel) -> None:
+        self._whisper = whisper
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._whisper, name)
+
+    def encode(self, features: Samples) -> ctranslate2.StorageView:
+        if features.ndim == 2 or features.shape[0] == 1:
+            return self._whisper.encode(features)
+        outputs = [np.asarray(self._whisper.encode(one[np.newaxis])) for one in features]
+        return ctranslate2.StorageView.from_array(np.ascontiguousarray(np.concatenate(outputs)))
+
+
 def _batches(
     whisper: WhisperModel,
     samples: ChannelSamples,
@@ -198,7 +223,8 @@ def _batches(
     same. Measured in benchmarks/results/2026-11-29-streaming-levers.md. Only the stretch of
     audio a batch spans is read (``samples`` may be a spool on disk).
     """
-    pipeline = BatchedInferencePipeline(whisper)
+    model = whisper if whisper.model.device != "cpu" else _ChunkByChunkEncoder(whisper)
+    pipeline = BatchedInferencePipeline(model)
     step = max(1, batch_size)
     for first in range(0, len(chunks), step):
         batch = chunks[first : first + step]

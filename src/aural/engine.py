@@ -6,12 +6,11 @@ licensing apply the same way on every face.
 
 from __future__ import annotations
 
-import ctypes
-from collections.abc import Callable
 from dataclasses import replace
-from functools import lru_cache, partial
+from functools import partial
 
 from aural.audio import Audio, MediaSource, clip, decode_audio
+from aural.memory import release_freed_memory
 from aural.model_pool import ModelPool
 from aural.pipeline import ProgressCallback, SegmentCallback, Transcriber
 from aural.types import Segment, Transcript, TranscriptionOptions, Word
@@ -95,21 +94,3 @@ def shifted(transcript: Transcript, offset_s: float) -> Transcript:
 
 # Audio seconds (all channels) after which a transcription hands its freed memory back.
 TRIM_AFTER_AUDIO_S = 120.0
-
-
-@lru_cache(maxsize=1)
-def _malloc_trim() -> Callable[[int], int] | None:
-    trim: Callable[[int], int] | None = getattr(ctypes.CDLL(None), "malloc_trim", None)
-    return trim
-
-
-def release_freed_memory() -> None:
-    """Hand the C heap's freed pages back to the kernel (glibc only; elsewhere nothing).
-
-    A transcription frees hundreds of MB of model-call buffers that glibc keeps in its arenas:
-    measured on a 180 s file, 783 MB resident after the call, 445 MB after this (the server's
-    RSS between tasks, and the room a second task finds). Costs milliseconds.
-    """
-    trim = _malloc_trim()
-    if trim is not None:
-        trim(0)

@@ -13,6 +13,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from aural.config import Settings, get_settings
+from aural.memory import limit_arenas
 from aural.models import resolve_model_path
 
 # CTranslate2, faster-whisper and ONNX Runtime are imported when a model is first loaded: a
@@ -96,6 +97,8 @@ class ModelPool:
         from faster_whisper import WhisperModel
 
         from aural.speech import SpeechDetector
+
+        limit_arenas()  # before the model's worker threads make arenas of their own
 
         path = resolve_model_path(name, self._settings)
         settings = self._settings

@@ -101,7 +101,9 @@ class Transcriber:
         progress = _Progress(sum(c.duration for c in channels), on_progress)
         with _Workers(self.model.parallelism) as workers:
             plans = workers.map(lambda c: self._plan_runs(c, options, requested), channels)
-            jobs = decode_jobs(channels, plans, options, self.model.parallelism)
+            jobs = decode_jobs(
+                channels, plans, options, self.model.parallelism, self._batch(options)
+            )
             progress.expect(jobs)
             emitter = _Emitter(jobs, on_segment)
             decoded = workers.map(
@@ -131,6 +133,12 @@ class Transcriber:
             progress.reached(job, segment.end)
         progress.reached(job, job.end_s)
         return segments
+
+    def _batch(self, options: TranscriptionOptions) -> int:
+        """Chunks one batched call decodes: the request's batch size, within the model's limit."""
+        if self.model.batch_limit is None:
+            return options.batch_size
+        return min(options.batch_size, self.model.batch_limit)
 
     def _requested_language(self, options: TranscriptionOptions) -> str | None:
         """The fixed language of the request, checked against the model and the licence."""
@@ -250,11 +258,8 @@ class Transcriber:
             raw: Iterable[WhisperSegment] = decode_window(whisper, window, run.language, options)
             timeline = gathered
         elif path == "batched":
-            batch = options.batch_size
-            if self.model.batch_limit is not None:
-                batch = min(batch, self.model.batch_limit)
             raw = decode_batched(
-                whisper, channel.samples, run.regions, run.language, options, batch
+                whisper, channel.samples, run.regions, run.language, options, self._batch(options)
             )
             timeline = SpeechTimestampsMap(
                 [{"start": 0, "end": channel.samples.shape[0]}], SAMPLE_RATE
@@ -291,12 +296,16 @@ def decode_jobs(
     plans: list[list[LanguageRun]],
     options: TranscriptionOptions,
     parallelism: int,
+    batch: int | None = None,
 ) -> list[DecodeJob]:
     """The pieces decoding is split into, so that ``parallelism`` model workers share them.
 
     Speech that fits one window is one piece; longer speech (batched) is cut between its
-    packed chunks into about ``parallelism`` groups over the whole request, so that a long mono
-    file keeps every worker busy while two long channels are not cut any further.
+    packed chunks into groups of at most ``batch`` chunks (one batched call each), and into
+    at least ``parallelism`` groups over the whole request. The workers pull the pieces as
+    they come free, so a worker that drew cheap chunks takes the next batch instead of idling
+    at the end while the other finishes a fixed half; and each batch's segments are handed on
+    as soon as it is done.
     """
     window_s = min(WINDOW_S, float(options.chunk_length_s))
     batched: list[tuple[ChannelAudio, LanguageRun, list[SpeechRegion]]] = []
@@ -312,6 +321,8 @@ def decode_jobs(
                 batched.append((channel, run, pack_chunks(run.regions, window_s)))
     total_chunks = sum(len(chunks) for _, _, chunks in batched)
     per_group = max(1, math.ceil(total_chunks / max(1, parallelism)))
+    if batch is not None:
+        per_group = min(per_group, max(1, batch))
     groups = [
         (channel, run, chunks[first : first + per_group])
         for channel, run, chunks in batched
