@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aural.config import Settings, get_settings
 from aural.memory import limit_arenas
@@ -41,6 +41,9 @@ class LoadedModel:
     parallelism: int = 1
     # Most 30 s chunks one batched call decodes at once (None: the request's batch_size).
     batch_limit: int | None = None
+    # Shared with the other engine processes of one server (see CallSlots): a decoding piece
+    # holds a slot while it runs, so the processes together run one model call per core.
+    slots: CallSlots | None = None
 
     @property
     def multilingual(self) -> bool:
@@ -60,11 +63,26 @@ def resolve_device(settings: Settings) -> tuple[str, str]:
     return device, compute_type
 
 
-class ModelPool:
-    """Loads each model once and hands the same instance to every caller."""
+class CallSlots(Protocol):
+    """A counting semaphore, possibly shared between processes (see aural.jobs.slots)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def acquire(self) -> bool: ...
+
+    def release(self) -> None: ...
+
+
+class ModelPool:
+    """Loads each model once and hands the same instance to every caller.
+
+    ``slots``, when given, is shared by every engine process of one server: each has a model
+    with a worker per core (a lone long task gets every core), and the slots keep two tasks in
+    two processes from running twice as many model calls as there are cores, with the memory of
+    twice as many chunks in flight.
+    """
+
+    def __init__(self, settings: Settings, slots: CallSlots | None = None) -> None:
         self._settings = settings
+        self._slots = slots
         self._models: dict[tuple[str, ...], LoadedModel] = {}
         self._guard = threading.Lock()
         self._loading: dict[tuple[str, ...], threading.Lock] = {}
@@ -122,7 +140,15 @@ class ModelPool:
                 self._speech = SpeechDetector()
             speech = self._speech
         return LoadedModel(
-            name, path, whisper, speech, device, compute_type, parallelism, batch_limit=limit
+            name,
+            path,
+            whisper,
+            speech,
+            device,
+            compute_type,
+            parallelism,
+            batch_limit=limit,
+            slots=self._slots,
         )
 
 

@@ -127,6 +127,18 @@ class Transcriber:
     def _decode_job(
         self, job: DecodeJob, options: TranscriptionOptions, progress: _Progress
     ) -> list[Segment]:
+        slots = self.model.slots
+        if slots is None:
+            return self._decode_piece(job, options, progress)
+        slots.acquire()  # a model call at a time per core, over the server's engine processes
+        try:
+            return self._decode_piece(job, options, progress)
+        finally:
+            slots.release()
+
+    def _decode_piece(
+        self, job: DecodeJob, options: TranscriptionOptions, progress: _Progress
+    ) -> list[Segment]:
         segments = []
         for segment in self._decode_run(job.channel, job.run, options, job.path):
             segments.append(segment)

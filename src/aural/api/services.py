@@ -16,7 +16,7 @@ from aural.api.metrics import Metrics
 from aural.config import Settings
 from aural.jobs.distributed import CeleryExecutor, make_celery
 from aural.jobs.executor import Executor, JobTimings
-from aural.jobs.isolation import ProcessLane, WorkerLimits
+from aural.jobs.isolation import ProcessLane, WorkerLimits, call_slots
 from aural.jobs.local import LocalExecutor
 from aural.jobs.notify import RedisTaskListener, channel_of, supports_notifications
 from aural.jobs.runner import Runner
@@ -141,6 +141,7 @@ def build_services(settings: Settings, pool: ModelPool | None = None) -> Service
         if supports_notifications(settings.broker_url):
             listener = RedisTaskListener(settings.broker_url, channel_of(settings.queue), events)
     elif settings.isolation == "process" and not shared_pool:
+        slots = call_slots(settings)
         lanes = [
             ProcessLane(
                 index,
@@ -152,6 +153,7 @@ def build_services(settings: Settings, pool: ModelPool | None = None) -> Service
                 limits=WorkerLimits.of(settings),
                 max_attempts=settings.max_attempts,
                 on_ready=lambda error: setattr(services, "model_error", error),
+                slots=slots,
             )
             for index in range(settings.resolved_workers)
         ]

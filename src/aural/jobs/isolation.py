@@ -37,8 +37,10 @@ from typing import Any, Protocol
 
 from aural.config import Settings
 from aural.jobs.runner import INTERNAL_ERROR, TaskObserver, error_record
+from aural.jobs.slots import FileSlots
 from aural.jobs.store import FINAL_STATES, TaskRecord, TaskState, TaskStore
 from aural.jobs.waiting import TaskEvents
+from aural.model_pool import CallSlots
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +144,13 @@ def _audio_seconds(store: TaskStore, task_id: str) -> float | None:
     return None if duration is None else duration * max(1, channels)
 
 
-def child_main(settings: Settings, conn: Connection, parent_pid: int, log_level: str) -> None:
+def child_main(
+    settings: Settings,
+    conn: Connection,
+    parent_pid: int,
+    log_level: str,
+    slots: CallSlots | None = None,
+) -> None:
     """A worker process: load the model, then run the task ids the supervisor sends."""
     _die_with_parent(parent_pid)
     from aural.jobs.context import configure_logging
@@ -150,7 +158,7 @@ def child_main(settings: Settings, conn: Connection, parent_pid: int, log_level:
 
     configure_logging(log_level)
     process = WorkerProcess.start(
-        settings, events=_PipeEvents(conn), send_webhooks=False, load_model=False
+        settings, events=_PipeEvents(conn), send_webhooks=False, load_model=False, slots=slots
     )
     error = None
     try:
@@ -182,6 +190,12 @@ def child_main(settings: Settings, conn: Connection, parent_pid: int, log_level:
 # --- the supervisor ----------------------------------------------------------------------
 
 
+def call_slots(settings: Settings) -> CallSlots:
+    """The model-call slots the server's engine processes share: one per model worker a lone
+    process would run (a core each), so N busy processes together use the cores once."""
+    return FileSlots(settings.data_dir / "slots", settings.resolved_model_workers)
+
+
 class ProcessLane:
     """One worker process and the supervision of the task it runs (used by one thread)."""
 
@@ -197,8 +211,10 @@ class ProcessLane:
         limits: WorkerLimits | None = None,
         max_attempts: int = 3,
         on_ready: Callable[[str | None], None] | None = None,
+        slots: CallSlots | None = None,
     ) -> None:
         self.index = index
+        self.slots = slots  # shared by the server's lanes: see model_pool.ModelPool
         # One task at a time per process: the model needs no slots for concurrent tasks.
         self.settings = settings.model_copy(
             update={"workers": 1, "workers_per_model": 1, "auto_migrate": False}
@@ -241,7 +257,7 @@ class ProcessLane:
         level = logging.getLevelName(logging.getLogger().getEffectiveLevel()).lower()
         process = context.Process(
             target=child_main,
-            args=(self.settings, child_conn, os.getpid(), level),
+            args=(self.settings, child_conn, os.getpid(), level, self.slots),
             name=f"aural-engine-{self.index}",
             daemon=True,
         )

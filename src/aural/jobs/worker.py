@@ -31,7 +31,7 @@ from aural.jobs.store import TaskRecord, TaskState, TaskStore
 from aural.jobs.waiting import TaskEvents
 from aural.jobs.webhooks import TaskWebhooks, WebhookSender
 from aural.jobs.worker_metrics import WorkerTaskMetrics, serve_metrics, use_multiprocess_dir
-from aural.model_pool import ModelPool
+from aural.model_pool import CallSlots, ModelPool
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,7 @@ class WorkerProcess:
         send_webhooks: bool = True,
         load_model: bool = True,
         observers: Sequence[TaskObserver] = (),
+        slots: CallSlots | None = None,
     ) -> WorkerProcess:
         """Connect to the store, load the default model and start marking tasks alive.
 
@@ -87,7 +88,7 @@ class WorkerProcess:
             else None
         )
         publisher = events or notifier or TaskEvents()
-        runner = Runner(store, storage, ModelPool(settings), publisher, observers)
+        runner = Runner(store, storage, ModelPool(settings, slots), publisher, observers)
         if load_model:
             runner.pool.get(settings.model)
         heartbeat = Heartbeat(runner, settings.heartbeat_interval_s)
