@@ -14,7 +14,10 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
+import time
 from pathlib import Path
+
+_POLL_S = 0.01  # a model call lasts 0.1-10 s
 
 
 class FileSlots:
@@ -38,26 +41,22 @@ class FileSlots:
         return self.directory / f"model-call-{index}.lock"
 
     def acquire(self) -> bool:
-        """Take a free slot, waiting (without spinning) for one when all are taken."""
-        for index in range(self.count):
-            fd = os.open(self._path(index), os.O_RDWR | os.O_CREAT, 0o600)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(fd)
-                continue
-            self._push(fd)
-            return True
-        # All taken: wait on one of them (spread over threads and processes).
-        index = (os.getpid() + threading.get_ident()) % self.count
-        fd = os.open(self._path(index), os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        except BaseException:
-            os.close(fd)
-            raise
-        self._push(fd)
-        return True
+        """Take a free slot, looking again every few milliseconds while all are taken.
+
+        (Blocking on one particular file would leave a waiter asleep while another slot frees:
+        a core idle for the length of a model call.)
+        """
+        while True:
+            for index in range(self.count):
+                fd = os.open(self._path(index), os.O_RDWR | os.O_CREAT, 0o600)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    os.close(fd)
+                    continue
+                self._push(fd)
+                return True
+            time.sleep(_POLL_S)
 
     def release(self) -> None:
         """Give back the slot this thread took last."""
