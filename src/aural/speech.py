@@ -9,6 +9,7 @@ hysteresis (:func:`speech_regions`).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
 
@@ -94,12 +95,8 @@ class SpeechDetector:
         h = np.zeros((1, 1, 128), dtype=np.float32)
         c = np.zeros((1, 1, 128), dtype=np.float32)
         context = np.zeros(_CONTEXT, dtype=np.float32)
-        for first in range(0, frames, _BLOCK_FRAMES):
-            count = min(_BLOCK_FRAMES, frames - first)
-            block = np.zeros(count * FRAME, dtype=np.float32)
-            piece = samples[first * FRAME : (first + count) * FRAME]
-            block[: piece.shape[0]] = piece
-            block = block.reshape(count, FRAME)
+        for first, block in frame_blocks(samples):
+            count = block.shape[0]
             contexts = np.empty((count, _CONTEXT), dtype=np.float32)
             contexts[0] = context
             contexts[1:] = block[:-1, -_CONTEXT:]
@@ -230,16 +227,23 @@ def map_speech(
 
 def frame_levels(samples: ChannelSamples) -> npt.NDArray[np.float32]:
     """The energy of every 32 ms frame in dB relative to full scale (read a block at a time)."""
+    levels = np.empty(-(-samples.shape[0] // FRAME), dtype=np.float32)
+    for first, block in frame_blocks(samples):
+        power = np.mean(np.square(block, dtype=np.float64), axis=1)
+        levels[first : first + block.shape[0]] = 10.0 * np.log10(power + 1e-12)
+    return levels
+
+
+def frame_blocks(samples: ChannelSamples) -> Iterator[tuple[int, Samples]]:
+    """``(first frame, [frames, FRAME] samples)`` blocks of at most ``_BLOCK_FRAMES`` frames,
+    read one at a time (``samples`` may be a spool on disk); the last frame is zero-padded."""
     frames = -(-samples.shape[0] // FRAME)
-    levels = np.empty(frames, dtype=np.float32)
     for first in range(0, frames, _BLOCK_FRAMES):
         count = min(_BLOCK_FRAMES, frames - first)
         block = np.zeros(count * FRAME, dtype=np.float32)
         piece = samples[first * FRAME : (first + count) * FRAME]
         block[: piece.shape[0]] = piece
-        power = np.mean(np.square(block.reshape(count, FRAME), dtype=np.float64), axis=1)
-        levels[first : first + count] = 10.0 * np.log10(power + 1e-12)
-    return levels
+        yield first, block.reshape(count, FRAME)
 
 
 def _unsure(
