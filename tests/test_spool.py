@@ -92,3 +92,20 @@ def test_a_spooled_transcript_is_the_one_held_in_memory(
     spooled_audio: Audio = decode_audio(media, spool_after_s=1.0)
     assert spooled_audio.spooled
     _same(transcribe_media(spooled_audio, options, pool), held)
+
+
+def test_speech_probabilities_do_not_depend_on_the_block_size_or_the_spool(
+    pool: ModelPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The VAD's state is carried across blocks, so cutting the reads differently (or reading
+    from disk) must not move a single probability or level: no word can hinge on it."""
+    from aural import speech
+
+    detector = pool.get().speech
+    held = decode_audio(DATA / "jfk.flac", spool_after_s=None).channels[0]
+    spooled = decode_audio(DATA / "jfk.flac", spool_after_s=1.0).channels[0]
+    reference = detector.probabilities(held), speech.frame_levels(held)
+    monkeypatch.setattr(speech, "_BLOCK_FRAMES", 37)
+    for source in (held, spooled):
+        np.testing.assert_array_equal(detector.probabilities(source), reference[0])
+        np.testing.assert_array_equal(speech.frame_levels(source), reference[1])

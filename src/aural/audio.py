@@ -201,18 +201,16 @@ class _SampleBuffer:
     """
 
     def __init__(self, channels: int, expected_frames: int, spool_after: int | None) -> None:
+        self.channels = channels
         self._spool_after = spool_after
         self._spool: SpoolWriter | None = None
-        self._data: Samples = np.empty((channels, SAMPLE_RATE), np.float32)
-        if spool_after is not None and expected_frames * channels > spool_after:
+        spooled = spool_after is not None and expected_frames * channels > spool_after
+        if spooled:
             self._spool = SpoolWriter(channels)
-        else:
-            self._data = np.empty((channels, max(expected_frames, SAMPLE_RATE)), np.float32)
+        self._data: Samples = np.empty(
+            (channels, 0 if spooled else max(expected_frames, SAMPLE_RATE)), np.float32
+        )
         self.frames = 0
-
-    @property
-    def channels(self) -> int:
-        return int(self._data.shape[0])
 
     def append(self, chunk: Samples) -> None:
         end = self.frames + chunk.shape[1]

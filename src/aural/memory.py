@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import os
 from collections.abc import Callable
 from functools import lru_cache
 
@@ -40,8 +41,6 @@ def limit_arenas(count: int = MALLOC_ARENAS) -> bool:
     allocates), so their buffers share the capped arenas. ``MALLOC_ARENA_MAX`` in the
     environment, when set, is left to win.
     """
-    import os
-
     if "MALLOC_ARENA_MAX" in os.environ:
         return False
     libc = _libc()
