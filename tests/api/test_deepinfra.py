@@ -12,7 +12,7 @@ from conftest import wer
 from deepinfra import AutomaticSpeechRecognition
 
 from aural.jobs.store import WebhookState
-from aural.jobs.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from aural.jobs.webhooks import ATTEMPT_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 
 from .conftest import WEBHOOK_SECRET, LiveServer, Receiver
 
@@ -89,6 +89,7 @@ def test_webhook_gets_the_signed_result_after_a_retry(
     assert "country" in payload["text"]
     headers = {k.lower(): v for k, v in second.headers.items()}
     assert headers["x-aural-task-id"] == request_id
+    assert [r.headers.get(ATTEMPT_HEADER) for r in (first, second)] == ["1", "2"]
     assert verify(
         WEBHOOK_SECRET, headers[TIMESTAMP_HEADER.lower()], second.body,
         headers[SIGNATURE_HEADER.lower()],

@@ -1,11 +1,24 @@
-"""The SSRF guard and the signature, without sending anything anywhere."""
+"""The SSRF guard and the signature; attempt numbers across a restart (to a loopback receiver)."""
 
 from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from aural.jobs.errors import WebhookRefusedError
-from aural.jobs.webhooks import resolve_target, sign, verify
+from aural.jobs.store import NewTask, TaskState, TaskStore, WebhookState
+from aural.jobs.webhooks import (
+    ATTEMPT_HEADER,
+    TaskWebhooks,
+    WebhookSender,
+    resolve_target,
+    sign,
+    verify,
+)
 
 
 @pytest.mark.parametrize(
@@ -54,3 +67,49 @@ def test_signature_covers_timestamp_and_body() -> None:
     assert not verify("secret", "1700000001", b'{"a":1}', signature)
     assert not verify("secret", "1700000000", b'{"a":2}', signature)
     assert not verify("secret", "soon", b'{"a":1}', signature)
+
+
+def test_a_resumed_delivery_goes_on_numbering_from_the_attempts_a_killed_server_stored(
+    tmp_path: Path,
+) -> None:
+    """A killed server may have reached the receiver before it could store the success, so the
+    next start sends again; the attempt number it stored before sending makes the copy visible."""
+    received: list[tuple[str | None, str | None]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length", "0")))
+            received.append((self.headers.get("X-Aural-Task-Id"), self.headers.get(ATTEMPT_HEADER)))
+            self.send_response(200)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    store = TaskStore(f"sqlite:///{tmp_path / 'tasks.db'}")
+    store.create_schema()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}/hook"
+    new = NewTask(face="t", model="m", options={}, media_path="/x", media_bytes=1, webhook_url=url)
+    task_id = store.create(new).id
+    assert store.claim(task_id, "w")
+    assert store.finish(task_id, TaskState.DONE, result={"text": "x"})
+    store.set_webhook_state(task_id, WebhookState.PENDING, 2)  # what the killed server stored
+    sender = WebhookSender(None, allow_hosts=["127.0.0.1"], backoff_s=0.01)
+    webhooks = TaskWebhooks(store, sender)
+    webhooks.register("t", lambda record: {"id": record.id})
+    try:
+        (pending,) = store.pending_webhooks()  # what the next start resumes
+        delivery = webhooks.task_finished(pending)
+        assert delivery is not None and delivery.result(timeout=30).delivered
+    finally:
+        sender.close()
+        httpd.shutdown()
+        httpd.server_close()
+    assert received == [(task_id, "3")]
+    record = store.get(task_id)
+    assert record is not None
+    assert (record.webhook_state, record.webhook_attempts) == (WebhookState.DELIVERED, 3)
+    assert store.pending_webhooks() == []

@@ -5,6 +5,11 @@ The signature is ``HMAC-SHA256(secret, f"{timestamp}.{body}")`` in hex, sent as
 the raw body and rejects old timestamps. URLs that resolve to loopback, private, link-local,
 reserved or cloud-metadata addresses are refused unless their host is allow-listed, and the
 request goes to the address that was checked (no second DNS lookup to rebind).
+
+Delivery is at least once. Each attempt is numbered in ``X-Aural-Webhook-Attempt``, counted across
+restarts: a task's attempts are recorded in the store *before* they are made, so a server killed
+after the receiver got the body but before the success was stored sends it again under a higher
+number. A receiver that already has a task's result can drop any attempt above 1 for it.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Aural-Signature"
 TIMESTAMP_HEADER = "X-Aural-Timestamp"
+ATTEMPT_HEADER = "X-Aural-Webhook-Attempt"
 _MAX_BACKOFF_S = 300.0
 # Cloud instance-metadata endpoints (AWS/GCP/Azure/OpenStack, AWS IPv6, ECS, Alibaba).
 METADATA_ADDRESSES = frozenset(
@@ -190,40 +196,56 @@ class WebhookSender:
         return headers
 
     def send(
-        self, url: str, payload: dict[str, Any], extra: dict[str, str] | None = None
+        self,
+        url: str,
+        payload: dict[str, Any],
+        extra: dict[str, str] | None = None,
+        before_attempt: Callable[[int], None] | None = None,
+        attempts_before: int = 0,
     ) -> Delivery:
-        """Deliver ``payload`` now, retrying with exponential backoff; blocks until done."""
+        """Deliver ``payload`` now, retrying with exponential backoff; blocks until done.
+
+        ``attempts_before`` attempts were made by earlier processes: numbering goes on from there,
+        and they count against ``max_attempts`` (though a resumed delivery always gets one).
+        ``before_attempt`` is called with each attempt's number before its request is sent (the
+        task store records it there), and an attempt whose record fails is not sent.
+        """
         body = json.dumps(payload, ensure_ascii=False).encode()
         status: int | None = None
         error: str | None = None
-        for attempt in range(1, self.max_attempts + 1):
+        allowed = max(1, self.max_attempts - attempts_before)
+        for attempt in range(1, allowed + 1):
             try:
                 target = resolve_target(url, self.allow_hosts)  # again: DNS may have changed
             except WebhookRefusedError as exc:
                 log.warning("webhook refused: %s", exc.message)
                 return Delivery(False, attempt - 1, None, exc.message)
+            number = attempts_before + attempt
+            if before_attempt is not None:
+                before_attempt(number)
+            headers = {ATTEMPT_HEADER: str(number), **(extra or {})}
             try:
                 response = self._client.post(
                     target.pinned_url,
                     content=body,
-                    headers={"Host": target.host_header, **self.headers(body, extra)},
+                    headers={"Host": target.host_header, **self.headers(body, headers)},
                     extensions={"sni_hostname": target.host},
                 )
                 status, error = response.status_code, None
                 if response.is_success:
-                    log.info("webhook delivered to %s (attempt %d)", target.host, attempt)
+                    log.info("webhook delivered to %s (attempt %d)", target.host, number)
                     return Delivery(True, attempt, status)
                 if not _retryable(status):
                     log.warning("webhook %s answered %d; not retrying", target.host, status)
                     return Delivery(False, attempt, status)
             except httpx.HTTPError as exc:
                 status, error = None, f"{type(exc).__name__}: {exc}"
-            log.info("webhook attempt %d to %s failed (%s)", attempt, target.host, error or status)
-            if attempt < self.max_attempts:
+            log.info("webhook attempt %d to %s failed (%s)", number, target.host, error or status)
+            if attempt < allowed:
                 delay = min(self.backoff_s * 2 ** (attempt - 1), _MAX_BACKOFF_S)
                 if self._closing.wait(delay):
                     return Delivery(False, attempt, status, error, interrupted=True)
-        return Delivery(False, self.max_attempts, status, error)
+        return Delivery(False, allowed, status, error)
 
     def submit(
         self,
@@ -231,11 +253,13 @@ class WebhookSender:
         payload: dict[str, Any],
         on_done: Callable[[Delivery], None] | None = None,
         extra: dict[str, str] | None = None,
+        before_attempt: Callable[[int], None] | None = None,
+        attempts_before: int = 0,
     ) -> Future[Delivery]:
-        """Deliver in the background; ``on_done`` is called with the outcome."""
+        """Deliver in the background (see :meth:`send`); ``on_done`` is called with the outcome."""
 
         def deliver() -> Delivery:
-            result = self.send(url, payload, extra)
+            result = self.send(url, payload, extra, before_attempt, attempts_before)
             if on_done is not None:
                 on_done(result)
             return result
@@ -275,13 +299,18 @@ class TaskWebhooks:
         if record.correlation_id:
             extra["X-Correlation-ID"] = record.correlation_id
 
+        before = record.webhook_attempts
+
+        def attempting(number: int) -> None:
+            self.store.set_webhook_state(record.id, WebhookState.PENDING, number)
+
         def done(result: Delivery) -> None:
             if result.interrupted:
                 return  # still pending in the store: resumed by the next start
             state = WebhookState.DELIVERED if result.delivered else WebhookState.FAILED
-            self.store.set_webhook_state(record.id, state, result.attempts)
+            self.store.set_webhook_state(record.id, state, before + result.attempts)
 
-        return self.sender.submit(record.webhook_url, payload, done, extra)
+        return self.sender.submit(record.webhook_url, payload, done, extra, attempting, before)
 
     def resume(self) -> int:
         """Deliver the webhooks a previous process finished the task for but did not send."""
