@@ -182,6 +182,23 @@ def test_long_speech_paths_transcribe_accurately(pool: ModelPool, batch_size: in
     assert all(s.start < s.end for s in transcript.segments)
 
 
+def test_batched_segments_are_cut_from_aligned_words_kept_only_when_asked(pool: ModelPool) -> None:
+    """Batched chunks are decoded as text and timed by their aligned words (for the cuts and
+    for finding unheard tails) whether or not the request wants the words."""
+    options = {"chunk_length_s": 10, "batch_size": 8}
+    timed = aural.transcribe(DATA / "jfk.flac", pool=pool, word_timestamps=True, **options)
+    plain = aural.transcribe(DATA / "jfk.flac", pool=pool, **options)
+    assert [(s.start, s.end, s.text) for s in plain.segments] == [
+        (s.start, s.end, s.text) for s in timed.segments
+    ]
+    assert plain.words == () and len(timed.words) >= 20
+    for segment in timed.segments:
+        assert segment.start == segment.words[0].start and segment.end == segment.words[-1].end
+        assert segment.text == " ".join(w.text for w in segment.words)
+    # Cut at sentence ends: jfk's two sentences are two segments.
+    assert [s.text[-1] for s in timed.segments] == [".", "."]
+
+
 def test_pieces_decoded_side_by_side_give_the_same_transcript(
     pool: ModelPool, settings: Settings
 ) -> None:

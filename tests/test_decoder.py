@@ -1,0 +1,56 @@
+"""Cutting a text-only batched chunk into segments from its aligned words."""
+
+from __future__ import annotations
+
+from faster_whisper.transcribe import Segment as WhisperSegment
+from faster_whisper.transcribe import Word as WhisperWord
+
+from aural.decoder import SEGMENT_PAUSE_S, split_at_sentences
+
+
+def _chunk(*words: tuple[float, float, str]) -> WhisperSegment:
+    aligned = [WhisperWord(start, end, text, 0.9) for start, end, text in words]
+    return WhisperSegment(
+        id=1, seek=0, start=0.0, end=30.0, text="".join(w.word for w in aligned),
+        tokens=[1, 2, 3], avg_logprob=-0.2, compression_ratio=1.0, no_speech_prob=0.01,
+        words=aligned, temperature=0.0,
+    )  # fmt: skip
+
+
+def _token_ids(text: str) -> list[int]:
+    return [len(word) for word in text.split()]
+
+
+def test_a_chunk_is_cut_after_each_sentence_and_at_long_pauses() -> None:
+    chunk = _chunk(
+        (1.0, 1.4, " Press"), (1.4, 1.6, " one."),  # a sentence end
+        (1.9, 2.3, " Then"), (2.3, 2.6, " wait"),
+        (2.6 + SEGMENT_PAUSE_S, 4.0, " please"),  # after a pause: a new segment
+        (4.1, 4.5, " now"), (4.5, 4.8, " or"),  # a short gap: the same segment
+        (5.0, 5.5, " later?"),
+    )  # fmt: skip
+    pieces = list(split_at_sentences(chunk, _token_ids))
+    assert [p.text for p in pieces] == [" Press one.", " Then wait", " please now or later?"]
+    assert [(p.start, p.end) for p in pieces] == [
+        (1.0, 1.6),
+        (1.9, 2.6),
+        (2.6 + SEGMENT_PAUSE_S, 5.5),
+    ]
+    assert [len(p.words or []) for p in pieces] == [2, 2, 4]
+    assert [p.tokens for p in pieces] == [[5, 4], [4, 4], [6, 3, 2, 6]]
+    # Every word is in exactly one piece, in order; scores of the decoding pass are kept.
+    assert [w for p in pieces for w in p.words or []] == chunk.words
+    assert {(p.avg_logprob, p.no_speech_prob) for p in pieces} == {(-0.2, 0.01)}
+
+
+def test_a_chunk_without_aligned_words_stays_whole_and_an_empty_one_is_dropped() -> None:
+    unaligned = WhisperSegment(
+        id=1, seek=0, start=3.0, end=9.0, text=" Hello there", tokens=[1], avg_logprob=-0.1,
+        compression_ratio=1.0, no_speech_prob=0.0, words=[], temperature=0.0,
+    )  # fmt: skip
+    assert list(split_at_sentences(unaligned, _token_ids)) == [unaligned]
+    empty = WhisperSegment(
+        id=1, seek=0, start=3.0, end=9.0, text=" ", tokens=[], avg_logprob=-0.1,
+        compression_ratio=1.0, no_speech_prob=0.9, words=None, temperature=0.0,
+    )  # fmt: skip
+    assert list(split_at_sentences(empty, _token_ids)) == []
