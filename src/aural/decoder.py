@@ -169,25 +169,61 @@ def decode_batched(
 ) -> Iterator[WhisperSegment]:
     """Decode long speech in batches of up to 30 s chunks; times are seconds into ``samples``.
 
-    Chunks are cut between regions, so each chunk starts and ends in a pause. A batched chunk
-    is decoded in one pass, and Whisper may end that pass well before the chunk's speech ends
-    (the sequential loop would seek on and decode the rest). The aligned words show where it
-    stopped: speech after a chunk's last word is decoded again, each such tail as one window
-    with a trimmed encoder input (a tail is short, and a batched pass would pay a full 30 s
-    encoder pass for it), so no speech is dropped: on the benchmark's 77 s file this took the
-    WER from 7.1 % back to that of the sequential loop. Words are aligned for every chunk (they
-    are how segments are cut and tails found) and kept only when the request asks for them.
+    Chunks are cut between regions, so each chunk starts and ends in a pause, and are decoded
+    as text with their words aligned (kept only when the request asks for them). A batched
+    chunk is decoded in one pass, and Whisper may end that pass well before the chunk's speech
+    ends (the sequential loop would seek on and decode the rest). The aligned words show where
+    it stopped. A chunk with more than a second of speech after its last word gets a second
+    look, with timestamp tokens, and any speech still unheard after that is decoded as one
+    window with a trimmed encoder input (a tail is short, and a batched pass would pay a full
+    30 s encoder pass for it). So no speech is dropped: on the benchmark's 77 s file the tails
+    took the WER from 7.1 % back to that of the sequential loop. The second look is rare. The
+    754 s file had none, and the 77 s file had one, where a lone "SIP" came after a pause at
+    the end of a chunk. Decoded alone as a tail, that word came out twice with timestamp tokens
+    and as "SIP ship. Thank you." as text; the second look with timestamp tokens heard it once.
     """
     chunks = pack_chunks(regions, min(WINDOW_S, float(options.chunk_length_s)))
-    heard = [chunk.start for chunk in chunks]  # per chunk: end of its last word
-    for chunk_text in _batches(whisper, samples, chunks, language, options, batch_size):
-        for segment in split_at_sentences(chunk_text, _token_ids(whisper)):
-            middle = int((segment.start + segment.end) / 2 * SAMPLE_RATE)
-            for index, chunk in enumerate(chunks):
-                if chunk.start <= middle <= chunk.end:
-                    heard[index] = max(heard[index], int(segment.end * SAMPLE_RATE))
+    found: list[list[WhisperSegment]] = [[] for _ in chunks]
+    token_ids = _token_ids(whisper)
+    for chunk_text in _batches(whisper, samples, chunks, language, options, batch_size, True):
+        index = _chunk_index(chunks, chunk_text)
+        found[index] += split_at_sentences(chunk_text, token_ids)
+    for chunk, segments in zip(chunks, found, strict=True):
+        if _unheard_tails([chunk], regions, [_heard_until(chunk, segments)]):
+            segments = list(
+                _decode_with_timestamps(whisper, samples, chunk, regions, language, options)
+            )
+        for segment in segments:
             yield segment if options.word_timestamps else replace(segment, words=None)
-    for tail in _unheard_tails(chunks, regions, heard):
+
+
+def _chunk_index(chunks: list[SpeechRegion], segment: WhisperSegment) -> int:
+    """Which chunk a segment was decoded from (the one that holds its middle)."""
+    middle = int((segment.start + segment.end) / 2 * SAMPLE_RATE)
+    for index, chunk in enumerate(chunks):
+        if chunk.start <= middle <= chunk.end:
+            return index
+    return min(range(len(chunks)), key=lambda i: abs(chunks[i].start - middle))
+
+
+def _heard_until(chunk: SpeechRegion, segments: list[WhisperSegment]) -> int:
+    """The sample where a chunk's decoded speech ends (its start when nothing was heard)."""
+    return max((int(s.end * SAMPLE_RATE) for s in segments), default=chunk.start)
+
+
+def _decode_with_timestamps(
+    whisper: WhisperModel,
+    samples: ChannelSamples,
+    chunk: SpeechRegion,
+    regions: tuple[SpeechRegion, ...],
+    language: str,
+    options: TranscriptionOptions,
+) -> Iterator[WhisperSegment]:
+    """One chunk decoded with timestamp tokens, and speech still unheard after its last
+    segment decoded again as a trimmed window."""
+    segments = list(_batches(whisper, samples, [chunk], language, options, 1, False))
+    yield from segments
+    for tail in _unheard_tails([chunk], regions, [_heard_until(chunk, segments)]):
         window = encode_window(whisper, samples[tail.start : tail.end])
         offset = tail.start / SAMPLE_RATE
         for segment in decode_window(whisper, window, language, options):
@@ -226,9 +262,10 @@ def _batches(
     language: str,
     options: TranscriptionOptions,
     batch_size: int,
+    text_only: bool,
 ) -> Iterator[WhisperSegment]:
-    """The pipeline's output, one text-only segment per chunk with its aligned words, fed one
-    batch of chunks at a time.
+    """The pipeline's segments (with ``text_only``: one per chunk, with its aligned words), fed
+    one batch of chunks at a time.
 
     Given every chunk at once, ``BatchedInferencePipeline`` computes and stacks the features of
     all of them before the first batch (two copies of ~1 MB per 30 s chunk: 0.5 GB for 2 h of
@@ -252,10 +289,13 @@ def _batches(
         ]
         segments, _ = pipeline.transcribe(
             samples[span_start : batch[-1].end],
-            **{**_transcribe_arguments(language, options), "word_timestamps": True},
+            **{
+                **_transcribe_arguments(language, options),
+                "word_timestamps": options.word_timestamps or text_only,
+            },
             clip_timestamps=clips,
             batch_size=batch_size,
-            without_timestamps=True,  # text alone: segments are cut from the aligned words
+            without_timestamps=text_only,
         )
         offset = span_start / SAMPLE_RATE
         for segment in segments:
