@@ -11,7 +11,7 @@
   the sequential loop. A chunk is decoded as text alone (no timestamp tokens) and its words are
   aligned to the audio afterwards; segments are cut from the words at sentence ends and pauses.
   Measured on the benchmark's 754 s English file against decoding with timestamp tokens: WER
-  3.28 % -> 2.94 % (plain faster-whisper 3.00 %) in 0.94x the time including the alignment
+  3.28 % -> 2.94 % (plain faster-whisper 3.00 %) in 0.95x the time including the alignment
   (benchmarks/results/2026-11-30-amd-epyc-2c-text-only-batches.md).
 """
 
