@@ -1,4 +1,5 @@
-"""A real ``aural serve`` process (with its worker processes) for the isolation and kill tests."""
+"""A real ``aural serve`` process (with its worker processes) for the isolation and kill tests,
+and a real webhook receiver on loopback."""
 
 from __future__ import annotations
 
@@ -7,16 +8,21 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from aural.config import Settings
 from aural.jobs.store import FINAL_STATES, TaskRecord, TaskStore
+from aural.jobs.webhooks import ATTEMPT_HEADER
 
 AURAL = Path(sys.executable).with_name("aural")
 PHONEXIA = "/api/technology/speech-to-text-whisper-enhanced"
@@ -174,3 +180,34 @@ def aural_serve(tmp_path: Path, settings: Settings) -> Iterator[Callable[..., Se
                 served.process.kill()
     for store in stores:
         store.close()
+
+
+Received = dict[str, list[tuple[str, bytes]]]
+"""Per task id (``X-Aural-Task-Id``), each delivery's attempt number and body, in order."""
+
+
+@pytest.fixture
+def hooks() -> Iterator[tuple[str, Received]]:
+    """A real webhook receiver that answers 200: its URL and what it received."""
+    received: Received = defaultdict(list)
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("content-length", "0")))
+            attempt = self.headers.get(ATTEMPT_HEADER, "?")
+            with lock:
+                received[self.headers.get("X-Aural-Task-Id", "?")].append((attempt, body))
+            self.send_response(200)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/hook", received
+    httpd.shutdown()
+    httpd.server_close()

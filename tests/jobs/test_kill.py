@@ -10,49 +10,13 @@ import os
 import random
 import re
 import signal
-import threading
 import time
-from collections import Counter, defaultdict
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections import Counter
 from pathlib import Path
-from typing import Any
-
-import pytest
 
 from aural.jobs.store import TaskState, WebhookState
-from aural.jobs.webhooks import ATTEMPT_HEADER
 
-from .conftest import ServeFactory, wait_until
-
-Received = dict[str, list[tuple[str, bytes]]]
-
-
-@pytest.fixture
-def hooks() -> Iterator[tuple[str, Received]]:
-    """A real webhook receiver: its URL and, per task id, each delivery's attempt and body."""
-    received: Received = defaultdict(list)
-    lock = threading.Lock()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("content-length", "0")))
-            attempt = self.headers.get(ATTEMPT_HEADER, "?")
-            with lock:
-                received[self.headers.get("X-Aural-Task-Id", "?")].append((attempt, body))
-            self.send_response(200)
-            self.send_header("content-length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/hook", received
-    httpd.shutdown()
-    httpd.server_close()
+from .conftest import Received, ServeFactory, wait_until
 
 
 def test_random_sigkills_lose_nothing_and_repeat_nothing(

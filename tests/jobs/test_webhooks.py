@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from aural.jobs.errors import WebhookRefusedError
 from aural.jobs.store import NewTask, TaskState, TaskStore, WebhookState
 from aural.jobs.webhooks import (
-    ATTEMPT_HEADER,
     TaskWebhooks,
     WebhookSender,
     resolve_target,
     sign,
     verify,
 )
+
+from .conftest import Received
 
 
 @pytest.mark.parametrize(
@@ -70,28 +68,13 @@ def test_signature_covers_timestamp_and_body() -> None:
 
 
 def test_a_resumed_delivery_goes_on_numbering_from_the_attempts_a_killed_server_stored(
-    tmp_path: Path,
+    tmp_path: Path, hooks: tuple[str, Received]
 ) -> None:
     """A killed server may have reached the receiver before it could store the success, so the
     next start sends again; the attempt number it stored before sending makes the copy visible."""
-    received: list[tuple[str | None, str | None]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("content-length", "0")))
-            received.append((self.headers.get("X-Aural-Task-Id"), self.headers.get(ATTEMPT_HEADER)))
-            self.send_response(200)
-            self.send_header("content-length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url, received = hooks
     store = TaskStore(f"sqlite:///{tmp_path / 'tasks.db'}")
     store.create_schema()
-    url = f"http://127.0.0.1:{httpd.server_address[1]}/hook"
     new = NewTask(face="t", model="m", options={}, media_path="/x", media_bytes=1, webhook_url=url)
     task_id = store.create(new).id
     assert store.claim(task_id, "w")
@@ -106,9 +89,8 @@ def test_a_resumed_delivery_goes_on_numbering_from_the_attempts_a_killed_server_
         assert delivery is not None and delivery.result(timeout=30).delivered
     finally:
         sender.close()
-        httpd.shutdown()
-        httpd.server_close()
-    assert received == [(task_id, "3")]
+    assert {task_id: [attempt for attempt, _ in received[task_id]]} == {task_id: ["3"]}
+    assert set(received) == {task_id}
     record = store.get(task_id)
     assert record is not None
     assert (record.webhook_state, record.webhook_attempts) == (WebhookState.DELIVERED, 3)
