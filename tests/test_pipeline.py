@@ -3,6 +3,7 @@ licensing, and no words out of silence or noise."""
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from conftest import load_json, normalise_text, pink_noise, wer
 import aural
 from aural.audio import SAMPLE_RATE
 from aural.config import Settings
+from aural.decoder import SEGMENT_PAUSE_S
 from aural.errors import UnlicensedLanguageError, UnsupportedLanguageError
 from aural.model_pool import ModelPool
 from aural.types import Transcript
@@ -195,8 +197,11 @@ def test_batched_segments_are_cut_from_aligned_words_kept_only_when_asked(pool: 
     for segment in timed.segments:
         assert segment.start == segment.words[0].start and segment.end == segment.words[-1].end
         assert segment.text == " ".join(w.text for w in segment.words)
-    # Cut at sentence ends: jfk's two sentences are two segments.
-    assert [s.text[-1] for s in timed.segments] == [".", "."]
+    # Cut after each sentence end ("...for you." "Ask what...") and at each pause of a second or
+    # more ("And so my fellow Americans," ... "ask not ..."), nowhere else.
+    assert len(timed.segments) >= 2 and timed.segments[-1].text.endswith(".")
+    for before, after in itertools.pairwise(timed.segments):
+        assert before.text.endswith(".") or after.start - before.end >= SEGMENT_PAUSE_S
 
 
 def test_pieces_decoded_side_by_side_give_the_same_transcript(

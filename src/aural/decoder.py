@@ -6,19 +6,20 @@
   faster-whisper encodes a padded 30 s window twice (detect, then decode) for a 3 s clip.
   Measured on the English fixtures: the same WER, about a third of the CPU time; below 10 s of
   context Whisper starts to drop words, hence the floor.
-* **Batches** (longer speech): VAD regions are packed into chunks of up to 30 s and decoded
-  in batches by faster-whisper's ``BatchedInferencePipeline``, which uses the cores better than
-  the sequential loop. A chunk is decoded as text alone (no timestamp tokens) and its words are
-  aligned to the audio afterwards; segments are cut from the words at sentence ends and pauses.
-  Measured on the benchmark's 754 s English file against decoding with timestamp tokens: WER
-  3.28 % -> 2.94 % (plain faster-whisper 3.00 %) in 0.95x the time including the alignment
-  (benchmarks/results/2026-11-30-amd-epyc-2c-text-only-batches.md).
+* **Batches** (longer speech): VAD regions are packed, without the pauses between them, into
+  chunks of up to 30 s of speech and decoded in batches by faster-whisper's
+  ``BatchedInferencePipeline``, which uses the cores better than the sequential loop. A chunk
+  is decoded as text alone (no timestamp tokens) and its words are aligned to the audio
+  afterwards; segments are cut from the words at sentence ends and pauses. Measured on the
+  benchmark's 754 s English file against spans with their pauses decoded with timestamp
+  tokens: WER 3.28 % -> 2.59 % (plain faster-whisper 3.00 %) in 0.91x the time including the
+  alignment (benchmarks/results/2026-11-30-amd-epyc-2c-text-only-batches.md).
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -30,9 +31,10 @@ from faster_whisper.transcribe import Segment as WhisperSegment
 from faster_whisper.transcribe import TranscriptionOptions as WhisperOptions
 from faster_whisper.transcribe import Word as WhisperWord
 from faster_whisper.transcribe import get_compression_ratio, get_suppressed_tokens
+from faster_whisper.vad import SpeechTimestampsMap
 
 from aural.audio import SAMPLE_RATE
-from aural.speech import SpeechRegion
+from aural.speech import GatheredSpeech, SpeechRegion, windows
 from aural.spool import ChannelSamples, Samples
 from aural.types import TranscriptionOptions
 
@@ -167,32 +169,36 @@ def decode_batched(
     options: TranscriptionOptions,
     batch_size: int,
 ) -> Iterator[WhisperSegment]:
-    """Decode long speech in batches of up to 30 s chunks; times are seconds into ``samples``.
+    """Decode long speech in batches of up to 30 s chunks; times are seconds into the speech
+    of ``regions`` gathered back to back (as :func:`decode_window`'s are).
 
-    Chunks are cut between regions, so each chunk starts and ends in a pause, and are decoded
-    as text with their words aligned (kept only when the request asks for them). A batched
-    chunk is decoded in one pass, and Whisper may end that pass well before the chunk's speech
-    ends (the sequential loop would seek on and decode the rest). The aligned words show where
-    it stopped. A chunk with more than a second of speech after its last word gets a second
-    look, with timestamp tokens, and any speech still unheard after that is decoded as one
-    window with a trimmed encoder input (a tail is short, and a batched pass would pay a full
-    30 s encoder pass for it). So no speech is dropped: on the benchmark's 77 s file the tails
-    took the WER from 7.1 % back to that of the sequential loop. The second look is rare. The
-    754 s file had none, and the 77 s file had one, where a lone "SIP" came after a pause at
-    the end of a chunk. Decoded alone as a tail, that word came out twice with timestamp tokens
-    and as "SIP ship. Thank you." as text; the second look with timestamp tokens heard it once.
+    Chunks hold up to 30 s of speech, regions whole, without the pauses between them, as
+    ``BatchedInferencePipeline`` packs its own VAD's speech: on the benchmark's 754 s file
+    (690 s of speech) 25 chunks instead of the 28 that spans with their pauses took.
+    They are decoded as text with their words aligned (kept only when the request asks for
+    them). A batched chunk is decoded in one pass, and Whisper may end that pass well before the
+    chunk's speech ends (the sequential loop would seek on and decode the rest). The aligned
+    words show where it stopped. A chunk with more than a second of speech after its last word
+    gets a second look, with timestamp tokens, and any speech still unheard after that is
+    decoded as one window with a trimmed encoder input (a tail is short, and a batched pass
+    would pay a full 30 s encoder pass for it). So no speech is dropped: on the benchmark's 77 s
+    file the tails took the WER from 7.1 % back to that of the sequential loop. The second look
+    is rare. The 754 s file had none, and the 77 s file had one, where a lone "SIP" came after
+    a pause at the end of a chunk. Decoded alone as a tail, that word came out twice with
+    timestamp tokens and as "SIP ship. Thank you." as text; the second look with timestamp
+    tokens heard it once.
     """
-    chunks = pack_chunks(regions, min(WINDOW_S, float(options.chunk_length_s)))
+    speech = GatheredSpeech(samples, regions)
+    timeline = SpeechTimestampsMap([{"start": r.start, "end": r.end} for r in regions], SAMPLE_RATE)
+    chunks = speech_chunks(speech.regions, min(WINDOW_S, float(options.chunk_length_s)))
     found: list[list[WhisperSegment]] = [[] for _ in chunks]
     token_ids = _token_ids(whisper)
-    for chunk_text in _batches(whisper, samples, chunks, language, options, batch_size, True):
+    for chunk_text in _batches(whisper, speech, chunks, language, options, batch_size, True):
         index = _chunk_index(chunks, chunk_text)
-        found[index] += split_at_sentences(chunk_text, token_ids)
+        found[index] += split_at_sentences(chunk_text, token_ids, timeline.get_original_time)
     for chunk, segments in zip(chunks, found, strict=True):
-        if _unheard_tails([chunk], regions, [_heard_until(chunk, segments)]):
-            segments = list(
-                _decode_with_timestamps(whisper, samples, chunk, regions, language, options)
-            )
+        if _unheard_tails([chunk], tuple(speech.regions), [_heard_until(chunk, segments)]):
+            segments = list(_decode_with_timestamps(whisper, speech, chunk, language, options))
         for segment in segments:
             yield segment if options.word_timestamps else replace(segment, words=None)
 
@@ -213,18 +219,18 @@ def _heard_until(chunk: SpeechRegion, segments: list[WhisperSegment]) -> int:
 
 def _decode_with_timestamps(
     whisper: WhisperModel,
-    samples: ChannelSamples,
+    speech: GatheredSpeech,
     chunk: SpeechRegion,
-    regions: tuple[SpeechRegion, ...],
     language: str,
     options: TranscriptionOptions,
 ) -> Iterator[WhisperSegment]:
     """One chunk decoded with timestamp tokens, and speech still unheard after its last
     segment decoded again as a trimmed window."""
-    segments = list(_batches(whisper, samples, [chunk], language, options, 1, False))
+    segments = list(_batches(whisper, speech, [chunk], language, options, 1, False))
     yield from segments
+    regions = tuple(speech.regions)
     for tail in _unheard_tails([chunk], regions, [_heard_until(chunk, segments)]):
-        window = encode_window(whisper, samples[tail.start : tail.end])
+        window = encode_window(whisper, speech[tail.start : tail.end])
         offset = tail.start / SAMPLE_RATE
         for segment in decode_window(whisper, window, language, options):
             yield _shifted(segment, offset)
@@ -257,7 +263,7 @@ class _ChunkByChunkEncoder:
 
 def _batches(
     whisper: WhisperModel,
-    samples: ChannelSamples,
+    speech: GatheredSpeech,
     chunks: list[SpeechRegion],
     language: str,
     options: TranscriptionOptions,
@@ -271,8 +277,8 @@ def _batches(
     all of them before the first batch (two copies of ~1 MB per 30 s chunk: 0.5 GB for 2 h of
     speech); fed a batch at a time it holds one batch's. Batches are independent (no
     conditioning on earlier text) and one pipeline object is kept, so the segments are the
-    same. Measured in benchmarks/results/2026-11-29-streaming-levers.md. Only the stretch of
-    audio a batch spans is read (``samples`` may be a spool on disk).
+    same. Measured in benchmarks/results/2026-11-29-streaming-levers.md. Only the speech a
+    batch holds is read (the channel may be a spool on disk).
     """
     model = whisper if whisper.model.device != "cpu" else _ChunkByChunkEncoder(whisper)
     pipeline = BatchedInferencePipeline(model)
@@ -288,7 +294,7 @@ def _batches(
             for c in batch
         ]
         segments, _ = pipeline.transcribe(
-            samples[span_start : batch[-1].end],
+            speech[span_start : batch[-1].end],
             **{
                 **_transcribe_arguments(language, options),
                 "word_timestamps": options.word_timestamps or text_only,
@@ -313,9 +319,16 @@ TokenIds = Callable[[str], list[int]]
 """Text -> the model's token ids (no special tokens)."""
 
 
-def split_at_sentences(chunk: WhisperSegment, token_ids: TokenIds) -> Iterator[WhisperSegment]:
+def split_at_sentences(
+    chunk: WhisperSegment,
+    token_ids: TokenIds,
+    original_time: Callable[[float], float] = float,
+) -> Iterator[WhisperSegment]:
     """A text-only chunk's segments: its words cut after each sentence end and at each pause of
     at least :data:`SEGMENT_PAUSE_S`, each timed by its first and last word.
+
+    Word times are on the gathered speech; ``original_time`` maps them to the channel's, where
+    the pauses the gathering removed are measured.
 
     Whisper's timestamp tokens would place these cuts while decoding, at the cost of decoding
     them (and, measured, of some words: see the module docstring). A chunk whose words could not
@@ -332,7 +345,11 @@ def split_at_sentences(chunk: WhisperSegment, token_ids: TokenIds) -> Iterator[W
         piece.append(word)
         following = words[index + 1] if index + 1 < len(words) else None
         sentence_ends = word.word.strip().endswith(SENTENCE_ENDS)
-        if following is None or sentence_ends or following.start - word.end >= SEGMENT_PAUSE_S:
+        if (
+            following is None
+            or sentence_ends
+            or original_time(following.start) - original_time(word.end) >= SEGMENT_PAUSE_S
+        ):
             text = "".join(w.word for w in piece)
             yield replace(
                 chunk,
@@ -404,13 +421,7 @@ def _transcribe_arguments(language: str, options: TranscriptionOptions) -> dict[
     }
 
 
-def pack_chunks(regions: tuple[SpeechRegion, ...], window_s: float) -> list[SpeechRegion]:
-    """Spans of consecutive regions, each at most ``window_s`` long (pauses inside are kept)."""
-    limit = int(window_s * SAMPLE_RATE)
-    spans: list[SpeechRegion] = []
-    for region in regions:
-        if spans and region.end - spans[-1].start <= limit:
-            spans[-1] = SpeechRegion(spans[-1].start, region.end)
-        else:
-            spans.append(region)
-    return spans
+def speech_chunks(regions: Sequence[SpeechRegion], window_s: float) -> list[SpeechRegion]:
+    """The spans of the chunks :func:`decode_batched` cuts ``regions`` into: consecutive
+    regions holding up to ``window_s`` of speech each (the pauses between them not counted)."""
+    return [SpeechRegion(group[0].start, group[-1].end) for group in windows(regions, window_s)]

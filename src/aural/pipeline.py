@@ -26,8 +26,8 @@ from aural.decoder import (
     encode_window,
     fits_one_window,
     no_speech_probability,
-    pack_chunks,
     rank_languages,
+    speech_chunks,
 )
 from aural.errors import InvalidOptionError, UnsupportedLanguageError
 from aural.language_id import Ranker, Ranking, decide
@@ -273,9 +273,7 @@ class Transcriber:
             raw = decode_batched(
                 whisper, channel.samples, run.regions, run.language, options, self._batch(options)
             )
-            timeline = SpeechTimestampsMap(
-                [{"start": 0, "end": channel.samples.shape[0]}], SAMPLE_RATE
-            )
+            timeline = gathered
         else:
             speech = gather(channel.samples, list(run.regions))
             raw = decode_sequential(whisper, speech, run.language, options)
@@ -330,7 +328,7 @@ def decode_jobs(
             elif options.batch_size <= 0:
                 jobs.append(DecodeJob(channel, run, "sequential"))
             else:
-                batched.append((channel, run, pack_chunks(run.regions, window_s)))
+                batched.append((channel, run, speech_chunks(run.regions, window_s)))
     total_chunks = sum(len(chunks) for _, _, chunks in batched)
     per_group = max(1, math.ceil(total_chunks / max(1, parallelism)))
     if batch is not None:

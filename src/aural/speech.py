@@ -9,7 +9,7 @@ hysteresis (:func:`speech_regions`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
 
@@ -297,6 +297,38 @@ def gather(samples: ChannelSamples, regions: list[SpeechRegion]) -> Samples:
     return np.concatenate([samples[r.start : r.end] for r in regions])
 
 
+class GatheredSpeech:
+    """The speech of ``regions`` back to back, read a slice at a time.
+
+    Slices are in samples of the gathered speech (the timeline the decoder sees); only the
+    parts of the regions a slice covers are read, so a long run on a spool is never copied
+    whole. :attr:`regions` are the same regions on the gathered timeline (contiguous).
+    """
+
+    def __init__(self, samples: ChannelSamples, regions: Sequence[SpeechRegion]) -> None:
+        self._samples = samples
+        self._source = list(regions)
+        self.regions: list[SpeechRegion] = []
+        position = 0
+        for region in self._source:
+            self.regions.append(SpeechRegion(position, position + region.end - region.start))
+            position += region.end - region.start
+
+    def __getitem__(self, span: slice) -> Samples:
+        start, stop = span.start or 0, span.stop if span.stop is not None else self.length
+        pieces = [
+            self._samples[source.start + max(start, here.start) - here.start :
+                          source.start + min(stop, here.end) - here.start]
+            for here, source in zip(self.regions, self._source, strict=True)
+            if here.start < stop and start < here.end
+        ]  # fmt: skip
+        return np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
+
+    @property
+    def length(self) -> int:
+        return self.regions[-1].end if self.regions else 0
+
+
 def head(regions: list[SpeechRegion], seconds: float) -> list[SpeechRegion]:
     """The first regions holding at least ``seconds`` of speech (all of them if less)."""
     held = 0.0
@@ -321,7 +353,7 @@ def middle(regions: list[SpeechRegion], seconds: float) -> list[SpeechRegion]:
     return head(regions[first:], seconds)
 
 
-def windows(regions: list[SpeechRegion], window_s: float) -> list[list[SpeechRegion]]:
+def windows(regions: Sequence[SpeechRegion], window_s: float) -> list[list[SpeechRegion]]:
     """Consecutive groups of regions holding up to ~``window_s`` of speech each.
 
     Windows are cut between regions, never inside one, so no word is split by a language
