@@ -21,6 +21,10 @@ from fidelity_shapes import (
     LeadInClip,
     lead_in_clip,
     load,
+    pink_noise,
+    silence,
+    text_of,
+    write_wav,
 )
 
 import aural
@@ -129,3 +133,32 @@ def test_modem_tone_gives_no_words(pool: ModelPool) -> None:
     samples = (tone / np.sqrt(np.mean(tone**2)) * 10 ** (-12 / 20)).astype(np.float32)
     transcript = aural.transcribe(samples, pool=pool)
     assert transcript.text.split() == [], transcript.text
+
+
+def test_batched_speech_keeps_every_clip_between_pauses_noise_and_levels(
+    pool: ModelPool, tmp_path: Path
+) -> None:
+    """Over 29 s of speech is decoded in batched chunks of speech alone (the pauses between the
+    speech detector's regions left out) as text with aligned words. With silence, faint noise,
+    short gaps and a quiet clip between them, the clips keep the words they have alone."""
+    clips = [DATA / "jfk.flac", *sorted((DATA / "librivox").glob("*.flac"))]
+    quiet = 2  # this clip is played at -35 dBFS
+    gaps = [
+        silence(5.0),
+        pink_noise(27.0, -50.0),
+        silence(1.0),
+        pink_noise(3.0, -40.0),
+        silence(0.4),
+    ]
+    pieces: list[np.ndarray] = []
+    for index, clip in enumerate(clips):
+        samples = load(clip)
+        if index == quiet:
+            samples = samples * np.float32(10 ** ((-35.0 - _rms_dbfs(samples)) / 20))
+        pieces += [samples, gaps[index]] if index < len(gaps) else [samples]
+    path = write_wav(tmp_path / "clips-between-pauses.wav", [np.concatenate(pieces)])
+    references = " ".join(text_of(clip) for clip in clips)
+    alone = " ".join(aural.transcribe(clip, pool=pool).text for clip in clips)
+    transcript = aural.transcribe(path, pool=pool)
+    assert sum(s.end - s.start for s in transcript.segments) > 29.0  # the batched path
+    assert wer(references, transcript.text) <= wer(references, alone) + 0.01, transcript.text

@@ -196,8 +196,9 @@ def decode_batched(
     for chunk_text in _batches(whisper, speech, chunks, language, options, batch_size, True):
         index = _chunk_index(chunks, chunk_text)
         found[index] += split_at_sentences(chunk_text, token_ids, timeline.get_original_time)
+    gathered_regions = tuple(speech.regions)
     for chunk, segments in zip(chunks, found, strict=True):
-        if _unheard_tails([chunk], tuple(speech.regions), [_heard_until(chunk, segments)]):
+        if _unheard_tails([chunk], gathered_regions, [_heard_until(chunk, segments)]):
             segments = list(_decode_with_timestamps(whisper, speech, chunk, language, options))
         for segment in segments:
             yield segment if options.word_timestamps else replace(segment, words=None)
