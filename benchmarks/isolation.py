@@ -5,7 +5,8 @@ alternates them request by request, so a shared or loaded machine affects all al
 
 - latency: one synchronous DeepInfra request with jfk.flac, median over alternating runs;
 - throughput: 8 concurrent jfk requests, wall time, alternating rounds;
-- memory: RSS of the API process plus its worker processes after the runs.
+- memory: RSS and PSS of the API process plus its worker processes after the runs (RSS counts
+  the libraries every process maps once per process; PSS once in all).
 
     python -m benchmarks.isolation --runs 15 --rounds 3 --out benchmarks/results/x.md
 """
@@ -24,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+
+from benchmarks.streaming import tree_memory_mb
 
 JFK = Path(__file__).resolve().parent.parent / "tests" / "data" / "jfk.flac"
 AURAL = Path(sys.executable).with_name("aural")
@@ -58,29 +61,9 @@ class Server:
         assert "ask not" in response.json()["text"]
         return elapsed
 
-    def rss_mib(self) -> float:
-        pids = [self.process.pid, *_descendants(self.process.pid)]
-        return sum(_rss(pid) for pid in pids) / 2**20
-
-
-def _rss(pid: int) -> int:
-    try:
-        return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except OSError:
-        return 0
-
-
-def _descendants(pid: int) -> list[int]:
-    children = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(stat[1]) == pid:
-                children.append(int(entry.name))
-    return children + [d for c in children for d in _descendants(c)]
+    def memory_mib(self) -> tuple[float, float]:
+        """RSS and PSS summed over the API process and its worker processes."""
+        return tree_memory_mb(self.process.pid)
 
 
 def start(name: str, env: dict[str, str], root: Path, port: int) -> Server:
@@ -130,26 +113,29 @@ def main() -> None:
         base = servers[0]
         base_latency = statistics.median(base.latencies)
         base_batch = statistics.median(base.batches)
-        base_rss = base.rss_mib()
+        base_rss, base_pss = base.memory_mib()
         lines = [
             f"# Engine isolation: worker processes vs threads ({os.cpu_count()} cores)",
             "",
             f"jfk.flac (11 s), model {os.environ.get('AURAL_MODEL', 'base')}; latency = median "
             f"of {args.runs} alternating sync DeepInfra requests; throughput = median wall time "
             f"of {args.rounds} alternating rounds of {args.concurrency} concurrent requests; RSS "
-            "= API process + its worker processes after the runs. Load average at the end: "
+            "and PSS (shared pages split between their sharers) = API process + its worker "
+            "processes after the runs. Load average at the end: "
             f"{os.getloadavg()[0]:.1f}.",
             "",
-            "| layout | latency p50 s | ratio | 8 concurrent s | ratio | RSS MiB | ratio |",
-            "| --- | --- | --- | --- | --- | --- | --- |",
+            "| layout | latency p50 s | ratio | 8 concurrent s | ratio | RSS MiB | ratio "
+            "| PSS MiB | ratio |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         ]
         for server in servers:
             latency = statistics.median(server.latencies)
             batch = statistics.median(server.batches)
-            rss = server.rss_mib()
+            rss, pss = server.memory_mib()
             lines.append(
                 f"| {server.name} | {latency:.3f} | {latency / base_latency:.2f} | {batch:.2f} | "
-                f"{batch / base_batch:.2f} | {rss:.0f} | {rss / base_rss:.2f} |"
+                f"{batch / base_batch:.2f} | {rss:.0f} | {rss / base_rss:.2f} | {pss:.0f} | "
+                f"{pss / base_pss:.2f} |"
             )
         report = "\n".join(lines) + "\n"
         print(report)

@@ -95,7 +95,7 @@ def smoke_rounds(long: p.Task) -> tuple[p.Round, ...]:
 # --- the server with two tasks at once --------------------------------------------------------
 
 
-def _tree_memory_mb(pid: int) -> tuple[float, float]:
+def tree_memory_mb(pid: int) -> tuple[float, float]:
     """Summed RSS and summed PSS of ``pid`` and every process below it, in MB (0 once gone).
 
     RSS counts the pages the processes share (the model's libraries, mapped by every engine
@@ -125,7 +125,7 @@ class _Sampler(threading.Thread):
 
     def run(self) -> None:
         while not self._halt.is_set():
-            rss, pss = _tree_memory_mb(self.pid)
+            rss, pss = tree_memory_mb(self.pid)
             self.peak_mb, self.peak_pss_mb = max(self.peak_mb, rss), max(self.peak_pss_mb, pss)
             self._halt.wait(self.every_s)
 

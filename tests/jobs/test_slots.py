@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from aural.config import Settings, usable_cores
+from aural.jobs.isolation import call_slots
 from aural.jobs.slots import FileSlots
 
 
@@ -70,3 +72,11 @@ def test_a_killed_holder_does_not_take_its_slot_with_it(tmp_path: Path) -> None:
     finally:
         holder.kill()
         holder.join()
+
+
+def test_a_server_has_a_slot_per_core_whatever_its_processes_model_workers(tmp_path: Path) -> None:
+    """With one model worker per engine process, the processes still share every core."""
+    one_each = Settings(data_dir=tmp_path, model_workers=1, cpu_threads=1)
+    assert call_slots(one_each).count == usable_cores()
+    two_threads = Settings(data_dir=tmp_path, cpu_threads=2)
+    assert call_slots(two_threads).count == max(1, usable_cores() // 2)

@@ -35,7 +35,7 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any, Protocol
 
-from aural.config import Settings
+from aural.config import Settings, usable_cores
 from aural.jobs.runner import INTERNAL_ERROR, TaskObserver, error_record
 from aural.jobs.slots import FileSlots
 from aural.jobs.store import FINAL_STATES, TaskRecord, TaskState, TaskStore
@@ -191,9 +191,16 @@ def child_main(
 
 
 def call_slots(settings: Settings) -> CallSlots:
-    """The model-call slots the server's engine processes share: one per model worker a lone
-    process would run (a core each), so N busy processes together use the cores once."""
-    return FileSlots(settings.data_dir / "slots", settings.resolved_model_workers)
+    """The model-call slots the server's engine processes share: one per core's worth of
+    threads per call, so N busy processes together use the cores once.
+
+    Counted from the cores, not from a process's model workers: with one model worker per
+    process (``AURAL_MODEL_WORKERS=1``) that count is 1, and two processes would take turns
+    on one core while the other sat idle.
+    """
+    return FileSlots(
+        settings.data_dir / "slots", max(1, usable_cores() // settings.resolved_cpu_threads)
+    )
 
 
 class ProcessLane:
