@@ -103,3 +103,20 @@ def test_models_list_and_verify(settings: Settings) -> None:
     verified = _aural(settings, "models", "verify", "tiny.en")
     assert verified.returncode == 0, verified.stderr
     assert "tiny.en: ok" in verified.stdout
+
+
+def test_the_server_command_leaves_the_engine_to_its_worker_processes() -> None:
+    """``aural serve`` builds its app without importing CTranslate2, faster-whisper or ONNX
+    Runtime: the API process hands every transcription to its engine processes, and those
+    libraries would cost it ~100 MB it never uses."""
+    probe = (
+        "import sys; import aural.cli as cli; from aural.api.app import create_app; "
+        "create_app(); "
+        "print(sorted(m for m in ('ctranslate2', 'faster_whisper', 'onnxruntime', 'tokenizers') "
+        "if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

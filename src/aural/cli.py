@@ -18,7 +18,6 @@ from rich.table import Table
 
 from aural import __version__
 from aural.config import get_settings
-from aural.engine import transcribe_media
 from aural.errors import AuralError
 from aural.formats import WRITERS, OutputFormat, render
 from aural.model_pool import get_model_pool
@@ -143,6 +142,8 @@ def transcribe(
         console=stderr,
         transient=True,
     )
+    from aural.engine import transcribe_media  # here: `aural serve` must not load the engine
+
     with progress:
         for path in files:
             bar = progress.add_task(path.name, total=None)
