@@ -12,6 +12,7 @@ import pytest
 from conftest import load_json, normalise_text, pink_noise, wer
 
 import aural
+from aural import pipeline
 from aural.audio import SAMPLE_RATE
 from aural.config import Settings
 from aural.decoder import SEGMENT_PAUSE_S
@@ -202,6 +203,28 @@ def test_batched_segments_are_cut_from_aligned_words_kept_only_when_asked(pool: 
     assert len(timed.segments) >= 2 and timed.segments[-1].text.endswith(".")
     for before, after in itertools.pairwise(timed.segments):
         assert before.text.endswith(".") or after.start - before.end >= SEGMENT_PAUSE_S
+
+
+def test_freed_memory_is_handed_back_after_each_piece_of_a_long_transcription_only(
+    pool: ModelPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A long transcription trims the C heap after each piece (the peak no longer creeps up
+    with the number of pieces); one of a single piece, like a short clip, is never slowed."""
+    trims = 0
+    release = pipeline.release_freed_memory
+
+    def counted() -> None:
+        nonlocal trims
+        trims += 1
+        release()
+
+    monkeypatch.setattr(pipeline, "release_freed_memory", counted)
+    aural.transcribe(DATA / "jfk.flac", pool=pool)
+    assert trims == 0
+    reference = (DATA / "jfk.txt").read_text(encoding="utf-8")
+    one_by_one = aural.transcribe(DATA / "jfk.flac", pool=pool, chunk_length_s=5, batch_size=1)
+    assert trims >= 1
+    assert wer(reference, one_by_one.text) <= 0.15
 
 
 def test_pieces_decoded_side_by_side_give_the_same_transcript(
