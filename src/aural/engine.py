@@ -10,7 +10,7 @@ from dataclasses import replace
 from functools import partial
 
 from aural.audio import Audio, MediaSource, clip, decode_audio
-from aural.memory import release_freed_memory
+from aural.memory import TRIM_AFTER_AUDIO_S, release_freed_memory
 from aural.model_pool import ModelPool
 from aural.pipeline import ProgressCallback, SegmentCallback, Transcriber
 from aural.types import Segment, Transcript, TranscriptionOptions, Word
@@ -90,7 +90,3 @@ def shifted(transcript: Transcript, offset_s: float) -> Transcript:
         return transcript
     segments = tuple(_shifted_segment(s, offset_s) for s in transcript.segments)
     return replace(transcript, segments=segments)
-
-
-# Audio seconds (all channels) after which a transcription hands its freed memory back.
-TRIM_AFTER_AUDIO_S = 120.0

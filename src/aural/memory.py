@@ -19,6 +19,10 @@ log = logging.getLogger(__name__)
 # glibc's mallopt parameter number for the most arenas (malloc.h: M_ARENA_MAX).
 _M_ARENA_MAX = -8
 
+# Audio seconds (all channels) from which a transcription hands its freed memory back: after
+# each of its pieces and at its end. Below it, trimming costs more latency than it saves memory.
+TRIM_AFTER_AUDIO_S = 120.0
+
 # Arenas for the whole process. Measured on the 754 s file, two model workers (aural transcribe,
 # benchmarks/results/2026-11-30-streaming-memory.md): peak RSS 844 -> 734 MB at the same speed.
 MALLOC_ARENAS = 2

@@ -36,7 +36,7 @@ from aural.languages import (
     normalise_language_set,
     parse_language_option,
 )
-from aural.memory import release_freed_memory
+from aural.memory import TRIM_AFTER_AUDIO_S, release_freed_memory
 from aural.model_pool import LoadedModel
 from aural.speech import SpeechRegion, gather, head, map_speech, windows
 from aural.spool import ChannelSamples, Samples
@@ -109,9 +109,9 @@ class Transcriber:
             emitter = _Emitter(jobs, on_segment)
             # Between the pieces of a long transcription, hand back what the last piece's beam
             # search freed: glibc keeps it in its arenas, fragmented, and the peak crept up with
-            # the number of pieces (754 s file 622 -> 576 MB, 2 h file 719 -> 601 MB, the same
-            # wall time). A transcription of one piece (a short clip) never pays for it.
-            trim = len(jobs) > 1
+            # the number of pieces (754 s file 622 -> 565 MB, 2 h file 719 -> 576 MB, the same
+            # wall time). Short audio (one piece, or a short stereo clip) never pays for it.
+            trim = len(jobs) > 1 and progress.total >= TRIM_AFTER_AUDIO_S
             decoded = workers.map(
                 lambda job: emitter.done(job, self._decode_job(job, options, progress, trim)),
                 jobs,

@@ -4,7 +4,7 @@ A crash in native code (FFmpeg, CTranslate2, ONNX Runtime), a runaway allocation
 cost one worker process, never the server and the other users' work. So the embedded executor
 (:mod:`aural.jobs.local`) gives each of its lanes a child process (``spawn``: a fresh
 interpreter, no inherited threads or locks) that loads the model once and runs one task at a
-time through :class:`~aural.jobs.worker.WorkerProcess`, the machinery of ``aural worker``.
+time through :class:`~aural.jobs.worker_process.WorkerProcess`, the machinery of ``aural worker``.
 
 The supervisor (one thread per lane in the API process) claims a task in the child's name
 (``host:child-pid``, so restart recovery's pid check applies to it), sends its id over a pipe,
@@ -154,7 +154,7 @@ def child_main(
     """A worker process: load the model, then run the task ids the supervisor sends."""
     _die_with_parent(parent_pid)
     from aural.jobs.context import configure_logging
-    from aural.jobs.worker import WorkerProcess
+    from aural.jobs.worker_process import WorkerProcess
 
     configure_logging(log_level)
     process = WorkerProcess.start(
