@@ -45,10 +45,11 @@ def server(tmp_path_factory: pytest.TempPathFactory, settings: Settings) -> Iter
 
 @pytest.fixture(scope="module")
 def long_wav(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
-    """Seven and a half minutes of mono speech (jfk 41 times): long enough to still be working
-    when an 8 s deadline passes, however quiet the machine."""
+    """Twenty minutes of mono speech (jfk 110 times): long enough to still be working when an
+    8 s deadline passes, however quiet the machine, even with both cores to itself once the
+    cancelled call's transcription has been stopped."""
     path = tmp_path_factory.mktemp("media") / "long.wav"
-    subprocess.run(["sox", str(data_dir / "jfk.flac"), str(path), "repeat", "40"], check=True)
+    subprocess.run(["sox", str(data_dir / "jfk.flac"), str(path), "repeat", "109"], check=True)
     return path
 
 

@@ -10,11 +10,13 @@ import re
 import signal
 from pathlib import Path
 
+import fidelity_shapes
 import httpx
+import numpy as np
 
 from aural.jobs.store import TaskRecord, TaskState
 
-from .conftest import ServeFactory, wait_until
+from .conftest import PHONEXIA, ServeFactory, pid_alive, wait_until
 
 
 def _pid(record: TaskRecord) -> int:
@@ -126,3 +128,25 @@ def test_a_task_over_the_memory_ceiling_is_stopped_and_told_why(
     assert server.process.poll() is None
     metrics = server.metrics()
     assert _count(metrics, "aural_worker_deaths_total", reason="memory") == 1
+
+
+def test_a_task_deleted_while_it_runs_stops_its_worker_uncharged(
+    aural_serve: ServeFactory, data_dir: Path, tmp_path: Path
+) -> None:
+    """A transcription nobody will read stops at once: its worker process is stopped (no death
+    counted) and a fresh one takes the next task."""
+    server = aural_serve(AURAL_WORKERS="1")
+    jfk = fidelity_shapes.load(data_dir / "jfk.flac")
+    long = fidelity_shapes.write_wav(tmp_path / "jfk-x30.wav", [np.tile(jfk, 30)])  # 5.5 min
+    task = server.post(long)
+    wait_until(lambda: server.running(task), "the task to run")
+    worker = _pid(server.running(task))  # type: ignore[arg-type]
+    deleted = httpx.delete(f"{server.url}{PHONEXIA}/{task}", timeout=30)
+    assert deleted.status_code == 204
+    # The worker would stay alive after finishing the task; stopped, it is gone.
+    wait_until(lambda: not pid_alive(worker), "the deleted task's worker to stop", 60)
+    assert server.store.get(task) is None
+    after = server.final(server.post(data_dir / "jfk.flac"))
+    assert after.state == TaskState.DONE and after.attempts == 1
+    assert _count(server.metrics(), "aural_worker_deaths_total", reason="died") == 0
+    assert f"task {task} was deleted while it ran" in server.text()

@@ -308,8 +308,5 @@ async def get_task(task_id: str, services: ServicesDep, principal: PrincipalDep)
 )  # fmt: skip
 async def delete_task(task_id: str, services: ServicesDep, principal: PrincipalDep) -> Response:
     record = await to_thread.run_sync(task_of, services, principal, task_id)
-    removed = await to_thread.run_sync(services.store.delete, record.id)
-    if removed is not None:
-        await to_thread.run_sync(services.storage.remove, removed.media_path)
-        services.events.publish(record.id)
+    await to_thread.run_sync(services.delete_task, record.id)
     return Response(status_code=204)

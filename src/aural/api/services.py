@@ -21,7 +21,7 @@ from aural.jobs.local import LocalExecutor
 from aural.jobs.notify import RedisTaskListener, channel_of, supports_notifications
 from aural.jobs.runner import Runner
 from aural.jobs.storage import MediaStorage
-from aural.jobs.store import TaskStore
+from aural.jobs.store import TaskRecord, TaskStore
 from aural.jobs.waiting import TaskEvents
 from aural.jobs.webhooks import TaskWebhooks, WebhookSender
 from aural.model_pool import ModelPool
@@ -90,6 +90,16 @@ class Services:
         except Exception as exc:  # reported by /readyz; requests fail with the same error
             self.model_error = f"{type(exc).__name__}: {exc}"
             log.error("loading model %s failed: %s", self.settings.model, self.model_error)
+
+    def delete_task(self, task_id: str) -> TaskRecord | None:
+        """Delete a task, its media and result; a transcription of it running in this server's
+        engine processes is stopped. Waiting requests are woken (they find it gone)."""
+        removed = self.store.delete(task_id)
+        if removed is not None:
+            self.executor.cancel(task_id)
+            self.storage.remove(removed.media_path)
+            self.events.publish(task_id)
+        return removed
 
     def broker_reachable(self) -> bool | None:
         """Whether the Celery broker answers (``None``: this process uses none)."""

@@ -3,8 +3,8 @@
 A call goes the way of a synchronous HTTP request (DeepInfra, OpenAI): authenticate, count the
 rate limit, admit against the licensed capacity, store the audio (streamed to disk), queue one
 task, wait for it, hand the transcript back and forget it. Cancelling the call or passing its
-deadline deletes the task, which frees its slot at once (a task already running finishes its
-current transcription and the result is dropped, as after a REST ``DELETE``).
+deadline deletes the task, which frees its slot at once (a transcription already running is
+stopped or its result dropped, as after a REST ``DELETE``).
 
 The engine yields the whole transcript at the end, so its segments are streamed in several
 small responses once it is done; each sets ``result.one_best`` (the official client needs it)
@@ -327,10 +327,7 @@ class SpeechToTextFace(pb_grpc.SpeechToTextServicer):
 
     def _drop(self, task_id: str) -> None:
         """Delete an abandoned call's task (synchronously: the call is being cancelled)."""
-        removed = self.services.store.delete(task_id)
-        if removed is not None:
-            self.services.storage.remove(removed.media_path)
-            self.services.events.publish(task_id)
+        if self.services.delete_task(task_id) is not None:
             log.info("call cancelled; task %s deleted", task_id)
 
     # --- bookkeeping ----------------------------------------------------------------------

@@ -238,6 +238,9 @@ class ProcessLane:
         self._process: BaseProcess | None = None
         self._conn: Connection | None = None
         self._failures = 0  # consecutive starts that failed, for the back-off
+        self._running: str | None = None  # the task id the child runs now
+        self._cancelled = threading.Event()  # ... was deleted: stop the child
+        self._guard = threading.Lock()
 
     @property
     def pid(self) -> int | None:
@@ -288,8 +291,9 @@ class ProcessLane:
         self._reap("it did not start", "start")
         return False
 
-    def _reap(self, cause: str, reason: str) -> None:
-        """Forget the current child (killing it if still there) and count its death."""
+    def _reap(self, cause: str, reason: str, death: bool = True) -> None:
+        """Forget the current child (killing it if still there) and count its death (unless
+        it was stopped on purpose: ``death`` False)."""
         process, conn = self._process, self._conn
         self._process, self._conn, self.ready = None, None, False
         if process is None:
@@ -299,6 +303,9 @@ class ProcessLane:
         process.join(5)
         if conn is not None:
             conn.close()
+        if not death:
+            log.info("worker process %s stopped: %s", process.pid, cause)
+            return
         log.warning("worker process %s is gone: %s", process.pid, cause)
         for observer in self.death_observers:
             try:
@@ -306,8 +313,25 @@ class ProcessLane:
             except Exception:
                 log.exception("death observer %r failed", observer)
 
+    def cancel(self, task_id: str) -> None:
+        """``task_id`` was deleted: if the child runs it, stop the child (the next task gets a
+        fresh one) instead of letting it spend minutes on a result nobody will read."""
+        with self._guard:
+            if self._running == task_id:
+                self._cancelled.set()
+
     def run(self, task: TaskRecord) -> None:
         """Have the child run ``task`` (claimed in its name) and supervise it to the end."""
+        with self._guard:
+            self._running = task.id
+            self._cancelled.clear()
+        try:
+            self._supervise(task)
+        finally:
+            with self._guard:
+                self._running = None
+
+    def _supervise(self, task: TaskRecord) -> None:
         assert self._process is not None and self._conn is not None
         process, conn = self._process, self._conn
         started = time.monotonic()
@@ -316,6 +340,9 @@ class ProcessLane:
         with contextlib.suppress(OSError):  # a child already gone is found below
             conn.send(task.id)
         while True:
+            if self._cancelled.is_set() and not reported:  # deleted: nothing to charge
+                self._reap(f"task {task.id} was deleted while it ran", "cancelled", death=False)
+                return
             closed = False
             if conn in wait([conn, process.sentinel], timeout=_SAMPLE_S):
                 try:

@@ -45,6 +45,10 @@ class Lane(Protocol):
     def close(self, timeout_s: float) -> None:
         """Release what the lane holds, giving a running task ``timeout_s``."""
 
+    def cancel(self, task_id: str) -> None:
+        """``task_id`` was deleted: stop it if this lane runs it (a thread cannot be stopped:
+        it finishes and its result is dropped)."""
+
 
 class ThreadLane:
     """Runs tasks on the executor's thread itself, with the shared runner."""
@@ -74,6 +78,9 @@ class ThreadLane:
 
     def close(self, timeout_s: float) -> None:
         """Nothing to release: the thread's join gives the task its time."""
+
+    def cancel(self, task_id: str) -> None:
+        """Nothing to do: the runner drops the result of a task deleted while it ran."""
 
 
 class LocalExecutor:
@@ -183,6 +190,10 @@ class LocalExecutor:
 
     def queue_depth(self) -> int:
         return self.store.count_by_state()[TaskState.PENDING]
+
+    def cancel(self, task_id: str) -> None:
+        for lane in self.lanes:
+            lane.cancel(task_id)
 
     def _claim(self, worker: str) -> TaskRecord | None:
         with self._claim_lock:
