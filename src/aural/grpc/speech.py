@@ -55,6 +55,9 @@ SERVICE_NAME = pb.DESCRIPTOR.services_by_name["SpeechToText"].full_name
 MAX_RESPONSE_BYTES = 256 * 1024
 MAX_SEGMENTS_PER_RESPONSE = 20
 _DRAIN_BYTES = 64 * 1024 * 1024
+# gRPC cancels a handler as its deadline passes, and the time it then reports as remaining can
+# still be a hair above zero: a cancellation this close to the deadline is the deadline's.
+_DEADLINE_SLACK_S = 0.05
 _SANE_ID = re.compile(r"^[A-Za-z0-9._:/+=@-]{1,200}$")
 
 
@@ -245,7 +248,10 @@ class SpeechToTextFace(pb_grpc.SpeechToTextServicer):
             final, transcript = await _shared(wait_until_done(services, record, ["audio"]))
             assert isinstance(transcript, Transcript)
         except asyncio.CancelledError:  # the client cancelled or the deadline passed
-            self._drop(record.id)
+            # Off the event loop (a store write, a file removal, stopping the transcription),
+            # and not awaited: this coroutine is being cancelled.
+            dropping = asyncio.get_running_loop().run_in_executor(None, self._drop, record.id)
+            dropping.add_done_callback(_log_failure)
             raise
         await forget_result(services, final.id)
         return transcript
@@ -326,7 +332,7 @@ class SpeechToTextFace(pb_grpc.SpeechToTextServicer):
             )
 
     def _drop(self, task_id: str) -> None:
-        """Delete an abandoned call's task (synchronously: the call is being cancelled)."""
+        """Delete an abandoned call's task (on a worker thread)."""
         if self.services.delete_task(task_id) is not None:
             log.info("call cancelled; task %s deleted", task_id)
 
@@ -344,7 +350,7 @@ class SpeechToTextFace(pb_grpc.SpeechToTextServicer):
                 raise
             except asyncio.CancelledError:
                 remaining = context.time_remaining()
-                expired = remaining is not None and remaining <= 0
+                expired = remaining is not None and remaining <= _DEADLINE_SLACK_S
                 status = "DEADLINE_EXCEEDED" if expired else "CANCELLED"
                 raise
             except Exception:
@@ -476,3 +482,9 @@ def _batches(transcript: Transcript) -> Iterator[pb.OneBest]:
         batch.segments.append(message)
         size += message_size
     yield batch
+
+
+def _log_failure(done: asyncio.Future[None]) -> None:
+    """Log what a fire-and-forget job raised (nobody awaits it)."""
+    if not done.cancelled() and done.exception() is not None:
+        log.error("deleting a cancelled call's task failed", exc_info=done.exception())
