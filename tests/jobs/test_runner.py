@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+import re
 import shutil
+import threading
+import time
 from pathlib import Path
 
+import fidelity_shapes
+import numpy as np
 import pytest
 
 from aural.config import Settings, usable_cores
@@ -98,6 +104,39 @@ def test_a_task_deleted_while_running_drops_its_result(
     store.delete(task.id)
     assert runner.run(task) is None
     assert store.get(task.id) is None and not any(storage.media_dir.iterdir())
+
+
+def test_a_task_deleted_mid_transcription_stops_at_its_next_progress_report(
+    parts: tuple[TaskStore, MediaStorage, Runner, TaskEvents],
+    data_dir: Path,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Nobody will read the result: the transcription stops where it is instead of spending
+    minutes of the cores on it (on every executor: it is the runner's own check)."""
+    store, storage, runner, _ = parts
+    jfk = fidelity_shapes.load(data_dir / "jfk.flac")
+    long = fidelity_shapes.write_wav(tmp_path / "jfk-x20.wav", [np.tile(jfk, 20)])  # 220 s
+    task = _submit(store, storage, long)
+
+    def delete_once_it_progresses() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            record = store.get(task.id)
+            if record is not None and (record.progress or 0) > 0:
+                store.delete(task.id)
+                return
+            time.sleep(0.05)
+
+    deleter = threading.Thread(target=delete_once_it_progresses)
+    deleter.start()
+    with caplog.at_level(logging.INFO, logger="aural.jobs.runner"):
+        assert runner.run(task) is None
+    deleter.join()
+    stopped = re.search(r"transcription stopped at (\d+)% of its audio", caplog.text)
+    assert stopped is not None, caplog.text
+    assert int(stopped.group(1)) < 100
+    assert not any(storage.media_dir.iterdir())
 
 
 def test_settings_default_to_one_transcription_per_model_worker() -> None:

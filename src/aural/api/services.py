@@ -16,7 +16,7 @@ from aural.api.metrics import Metrics
 from aural.config import Settings
 from aural.jobs.distributed import CeleryExecutor, make_celery
 from aural.jobs.executor import Executor, JobTimings
-from aural.jobs.isolation import ProcessLane, WorkerLimits, call_slots
+from aural.jobs.isolation import engine_lanes
 from aural.jobs.local import LocalExecutor
 from aural.jobs.notify import RedisTaskListener, channel_of, supports_notifications
 from aural.jobs.runner import Runner
@@ -92,11 +92,11 @@ class Services:
             log.error("loading model %s failed: %s", self.settings.model, self.model_error)
 
     def delete_task(self, task_id: str) -> TaskRecord | None:
-        """Delete a task, its media and result; a transcription of it running in this server's
-        engine processes is stopped. Waiting requests are woken (they find it gone)."""
+        """Delete a task, its media and result. A transcription of it that is running stops at
+        its next progress report (see :class:`~aural.jobs.runner.TaskGone`), wherever it runs.
+        Waiting requests are woken (they find it gone)."""
         removed = self.store.delete(task_id)
         if removed is not None:
-            self.executor.cancel(task_id)
             self.storage.remove(removed.media_path)
             self.events.publish(task_id)
         return removed
@@ -151,22 +151,14 @@ def build_services(settings: Settings, pool: ModelPool | None = None) -> Service
         if supports_notifications(settings.broker_url):
             listener = RedisTaskListener(settings.broker_url, channel_of(settings.queue), events)
     elif settings.isolation == "process" and not shared_pool:
-        slots = call_slots(settings)
-        lanes = [
-            ProcessLane(
-                index,
-                settings,
-                store,
-                events,
-                observers=[metrics, webhooks],
-                death_observers=[metrics],
-                limits=WorkerLimits.of(settings),
-                max_attempts=settings.max_attempts,
-                on_ready=lambda error: setattr(services, "model_error", error),
-                slots=slots,
-            )
-            for index in range(settings.resolved_workers)
-        ]
+        lanes = engine_lanes(
+            settings,
+            store,
+            events,
+            observers=[metrics, webhooks],
+            death_observers=[metrics],
+            on_ready=lambda error: setattr(services, "model_error", error),
+        )
         executor = LocalExecutor(
             store,
             storage,

@@ -132,6 +132,3 @@ class CeleryExecutor:
 
     def queue_depth(self) -> int:
         return self.store.count_by_state()[TaskState.PENDING]
-
-    def cancel(self, task_id: str) -> None:
-        """Nothing to stop from here: a worker that finishes a deleted task drops its result."""

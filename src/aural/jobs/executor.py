@@ -27,9 +27,6 @@ class Executor(Protocol):
     def queue_depth(self) -> int:
         """Tasks waiting to run."""
 
-    def cancel(self, task_id: str) -> None:
-        """A task was deleted: stop its transcription if it runs here (else nothing)."""
-
 
 @dataclass(frozen=True)
 class JobTimings:

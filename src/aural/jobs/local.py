@@ -1,7 +1,8 @@
 """The embedded executor: lanes fed from the task store, each run by a thread of this process.
 
-A lane runs one task at a time: in a worker process of its own (:class:`ProcessLane`, the
-default: a crash or a hang costs that process, never the server), or on the lane's thread itself
+A lane runs one task at a time: in an engine process it shares with the other lanes
+(:class:`ProcessLane`, the default: a crash or a hang costs that process, never the server, and
+is charged only to the task that caused it), or on the lane's thread itself
 (:class:`ThreadLane`, ``AURAL_ISOLATION=thread`` or an app given an embedding process's model
 pool). Lanes claim pending tasks with the store's conditional update, so the store decides who runs
 what; a wake-up on submit only saves the poll delay. At most ``workers`` transcriptions run at
@@ -45,10 +46,6 @@ class Lane(Protocol):
     def close(self, timeout_s: float) -> None:
         """Release what the lane holds, giving a running task ``timeout_s``."""
 
-    def cancel(self, task_id: str) -> None:
-        """``task_id`` was deleted: stop it if this lane runs it (a thread cannot be stopped:
-        it finishes and its result is dropped)."""
-
 
 class ThreadLane:
     """Runs tasks on the executor's thread itself, with the shared runner."""
@@ -78,9 +75,6 @@ class ThreadLane:
 
     def close(self, timeout_s: float) -> None:
         """Nothing to release: the thread's join gives the task its time."""
-
-    def cancel(self, task_id: str) -> None:
-        """Nothing to do: the runner drops the result of a task deleted while it ran."""
 
 
 class LocalExecutor:
@@ -190,10 +184,6 @@ class LocalExecutor:
 
     def queue_depth(self) -> int:
         return self.store.count_by_state()[TaskState.PENDING]
-
-    def cancel(self, task_id: str) -> None:
-        for lane in self.lanes:
-            lane.cancel(task_id)
 
     def _claim(self, worker: str) -> TaskRecord | None:
         with self._claim_lock:

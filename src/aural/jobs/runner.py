@@ -51,6 +51,15 @@ class TaskPublisher(Protocol):
     def publish(self, task_id: str) -> None: ...
 
 
+class TaskGone(Exception):
+    """Raised from the progress callback: the task's row is no longer this attempt's (deleted by
+    its client, or requeued after a lost lease), so the transcription stops where it is."""
+
+    def __init__(self, done: float) -> None:
+        super().__init__(f"the task is gone at {done:.0%} of its audio")
+        self.done = done
+
+
 def error_record(kind: str, message: str, code: str, context: dict[str, Any]) -> dict[str, Any]:
     """The face-neutral error stored with a failed or rejected task."""
     return {"type": kind, "message": message, "code": code, "context": context}
@@ -116,14 +125,13 @@ class Runner:
         """
         with bound(task.correlation_id, task.request_id, task.id):
             with self._tracked(task):  # marked alive by the heartbeat while it transcribes
-                outcome = self._transcribe(task)
-            won = self.store.finish(task.id, attempt=task.attempts, **outcome)
-            if not won:
-                if self.store.get(task.id) is None:
-                    log.info("task was deleted while running; result dropped")
-                    self.storage.remove(task.media_path)
-                else:  # requeued (this worker missed its lease): the media is the next attempt's
-                    log.warning("task was requeued while running here; result dropped")
+                try:
+                    outcome = self._transcribe(task)
+                except TaskGone as gone:
+                    self._drop(task, f"transcription stopped at {gone.done:.0%} of its audio")
+                    return None
+            if not self.store.finish(task.id, attempt=task.attempts, **outcome):
+                self._drop(task, "result dropped")
                 return None
             self.storage.remove(task.media_path)
             record = self.store.get(task.id)
@@ -137,21 +145,44 @@ class Runner:
                         log.exception("task observer %r failed", observer)
             return record
 
+    def _drop(self, task: TaskRecord, what: str) -> None:
+        """The task's row is no longer this attempt's: nothing of this run is stored."""
+        if self.store.get(task.id) is None:
+            log.info("task was deleted while running; %s", what)
+            self.storage.remove(task.media_path)
+        else:  # requeued (this worker missed its lease): the media is the next attempt's
+            log.warning("task was requeued while running here; %s", what)
+
     def _progress_of(self, task: TaskRecord) -> ProgressCallback:
-        """The engine's progress callback for ``task``: stored at most once a second."""
+        """The engine's progress callback for ``task``: stored at most once a second.
+
+        Storing it also tells whether the row is still this attempt's: when it is not (the
+        client deleted the task), :class:`TaskGone` stops the transcription within a second or
+        so, on every face and executor alike, instead of spending minutes of the cores on a
+        result nobody will read.
+        """
         last = [0.0]
+        gone: list[float] = []
         lock = threading.Lock()
 
         def report(done_s: float, total_s: float) -> None:
             now = time.monotonic()
+            done = done_s / total_s if total_s else 0.0
             with lock:  # pieces report from several decode threads
+                if gone:
+                    raise TaskGone(gone[0])
                 if now - last[0] < PROGRESS_INTERVAL_S or done_s >= total_s:
                     return  # the end is stored with the result
                 last[0] = now
             try:
-                self.store.set_progress(task.id, task.attempts, done_s / total_s if total_s else 0)
+                ours = self.store.set_progress(task.id, task.attempts, done)
             except Exception:  # progress is a courtesy: never fail the transcription over it
                 log.warning("could not store the progress of task %s", task.id, exc_info=True)
+                return
+            if not ours:
+                with lock:
+                    gone.append(done)
+                raise TaskGone(done)
 
         return report
 
@@ -183,6 +214,8 @@ class Runner:
                 "state": TaskState.REJECTED,
                 "error": error_record(VALIDATION_ERROR, message, exc.code, _json_safe(exc.context)),
             }
+        except TaskGone:
+            raise
         except Exception as exc:
             log.exception("task failed")
             return {
