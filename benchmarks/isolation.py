@@ -33,11 +33,10 @@ AURAL = Path(sys.executable).with_name("aural")
 
 LAYOUTS: dict[str, dict[str, str]] = {
     "thread (before)": {"AURAL_ISOLATION": "thread"},
-    "process, N x all-core workers (default)": {"AURAL_ISOLATION": "process"},
-    "process, N x 1 worker": {
+    "process, one shared engine process (default)": {"AURAL_ISOLATION": "process"},
+    "process, an engine process per worker": {
         "AURAL_ISOLATION": "process",
-        "AURAL_MODEL_WORKERS": "1",
-        "AURAL_WORKERS": str(os.cpu_count() or 1),
+        "AURAL_ENGINE_PROCESSES": str(os.cpu_count() or 1),
     },
 }
 

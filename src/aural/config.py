@@ -115,11 +115,22 @@ class Settings(BaseSettings):
         description="process: the embedded executor transcribes in worker processes of its own, "
         "so a crash costs one worker, never the server; thread: in threads of the server.",
     )
+    engine_processes: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="process isolation: the engine processes the workers are shared out over. "
+        "1: one process holds the model once for every worker (the speed and memory of threads; "
+        "a crash stops every task in it, and those that ran beside others are run again "
+        "uncharged); up to workers: a crash costs only its own process's tasks, at the price of "
+        "a copy of the model each and 5-8 % of throughput.",
+    )
     worker_memory_limit_bytes: int | None = Field(
         default=None,
         ge=0,
-        description="A worker process using more memory (RSS) is killed and its task charged an "
-        "attempt; unset: 80 % of the machine's memory divided by the workers; 0: no limit.",
+        description="Memory (RSS) per worker: an engine process using more than this times the "
+        "workers it serves is killed, and its task charged an attempt if it ran alone; unset: "
+        "80 % of the machine's memory divided by the workers; 0: no limit.",
     )
     task_time_limit_s: float = Field(
         default=600.0,

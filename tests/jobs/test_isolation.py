@@ -1,7 +1,8 @@
-"""The engine runs in the server's worker processes: a crash, a hang or a memory blow-up costs one
-worker and is charged to exactly the task it was running; the server and the other tasks go on.
+"""The engine runs in the server's engine processes: a crash, a hang or a memory blow-up never costs
+the server, and is charged to exactly the task that caused it; the other tasks go on, or run
+again uncharged when they shared the process that died.
 
-Real ``aural serve`` processes, real worker processes killed with real signals."""
+Real ``aural serve`` processes, real engine processes killed with real signals."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import numpy as np
 
 from aural.jobs.store import TaskRecord, TaskState
 
-from .conftest import PHONEXIA, ServeFactory, pid_alive, wait_until
+from .conftest import PHONEXIA, Served, ServeFactory, wait_until
 
 
 def _pid(record: TaskRecord) -> int:
@@ -30,10 +31,15 @@ def _count(metrics: str, name: str, **labels: str) -> float:
     return float(match.group(1)) if match else 0.0
 
 
-def test_crashes_and_hangs_cost_one_worker_and_only_their_task(
+def _log_count(server: Served, text: str) -> int:
+    return server.text().count(text)
+
+
+def test_with_a_process_per_worker_crashes_and_hangs_cost_one_worker_and_only_their_task(
     aural_serve: ServeFactory, data_dir: Path
 ) -> None:
     server = aural_serve(
+        AURAL_ENGINE_PROCESSES="2",
         # Nothing polls in time: a sync answer must come from the worker's report, at once.
         AURAL_TASK_POLL_INTERVAL_S="600",
         AURAL_WORKERS="2",
@@ -130,23 +136,73 @@ def test_a_task_over_the_memory_ceiling_is_stopped_and_told_why(
     assert _count(metrics, "aural_worker_deaths_total", reason="memory") == 1
 
 
-def test_a_task_deleted_while_it_runs_stops_its_worker_uncharged(
+def test_one_shared_engine_charges_only_the_task_that_dies_alone(
+    aural_serve: ServeFactory, data_dir: Path
+) -> None:
+    """The default: every worker's task runs in one engine process. A crash there stops all of
+    them; those that ran beside others go back uncharged and run alone, so a task that kills
+    the process again is named by it, and the innocent one is never charged."""
+    server = aural_serve(AURAL_WORKERS="2", AURAL_MAX_ATTEMPTS="2", AURAL_TASK_TIME_LIMIT_S="8")
+    assert len(server.worker_pids()) == 1
+    stereo = data_dir / "stereo_two_speakers.flac"
+    doomed, innocent = server.post(stereo), server.post(stereo)
+    wait_until(lambda: server.running(doomed) and server.running(innocent), "both to run")
+    engine = _pid(server.running(doomed))  # type: ignore[arg-type]
+    assert _pid(server.running(innocent)) == engine  # type: ignore[arg-type]
+    os.kill(engine, signal.SIGSEGV)
+
+    # Each runs alone next; the doomed one kills the process every time it does.
+    alone = f"task {doomed} runs alone"
+    for attempt in (1, 2):
+        wait_until(
+            lambda a=attempt: _log_count(server, alone) >= a and server.running(doomed, a),
+            f"the doomed task to run alone, attempt {attempt}",
+        )
+        os.kill(_pid(server.running(doomed, attempt)), signal.SIGKILL)  # type: ignore[arg-type]
+    failed, spared = server.final(doomed), server.final(innocent)
+    assert (failed.state, failed.attempts) == (TaskState.FAILED, 2)
+    assert failed.error is not None and failed.error["code"] == "task.crashed"
+    assert "worker process died (signal SIGKILL)" in failed.error["message"]
+    assert (spared.state, spared.attempts) == (TaskState.DONE, 1), "never charged"
+    assert f"task {innocent} requeued uncharged" in server.text()
+    assert f"task {innocent} runs alone" in server.text()
+
+    # A hang: both tasks in a stopped process overrun; the first to reach its limit pays, the
+    # other goes back uncharged and (the cause being known) runs beside others again.
+    wait_until(lambda: server.ready_workers(), "a ready engine")
+    (stopped,) = server.ready_workers()
+    os.kill(stopped, signal.SIGSTOP)
+    first, second = server.post(data_dir / "jfk.flac"), server.post(data_dir / "jfk.flac")
+    records = [server.final(first), server.final(second)]
+    assert sorted(r.attempts for r in records) == [1, 2]
+    assert {r.state for r in records} == {TaskState.DONE}
+    overran = r"requeued uncharged: task \S+ beside it overran its time limit"
+    assert re.search(overran, server.text())
+
+    assert server.process.poll() is None, "the server survived all of it"
+    metrics = server.metrics()
+    assert _count(metrics, "aural_worker_deaths_total", reason="died") == 3
+    assert _count(metrics, "aural_worker_deaths_total", reason="time") == 1
+
+
+def test_a_task_deleted_while_it_runs_stops_at_once_and_the_engine_goes_on(
     aural_serve: ServeFactory, data_dir: Path, tmp_path: Path
 ) -> None:
-    """A transcription nobody will read stops at once: its worker process is stopped (no death
-    counted) and a fresh one takes the next task."""
+    """A transcription nobody will read stops at its next progress report; the engine process
+    (and its loaded model) takes the next task, no death counted."""
     server = aural_serve(AURAL_WORKERS="1")
     jfk = fidelity_shapes.load(data_dir / "jfk.flac")
     long = fidelity_shapes.write_wav(tmp_path / "jfk-x30.wav", [np.tile(jfk, 30)])  # 5.5 min
     task = server.post(long)
     wait_until(lambda: server.running(task), "the task to run")
-    worker = _pid(server.running(task))  # type: ignore[arg-type]
+    engine = _pid(server.running(task))  # type: ignore[arg-type]
     deleted = httpx.delete(f"{server.url}{PHONEXIA}/{task}", timeout=30)
     assert deleted.status_code == 204
-    # The worker would stay alive after finishing the task; stopped, it is gone.
-    wait_until(lambda: not pid_alive(worker), "the deleted task's worker to stop", 60)
+    wait_until(lambda: "transcription stopped at" in server.text(), "the transcription to stop")
+    stopped = re.search(r"transcription stopped at (\d+)% of its audio", server.text())
+    assert stopped is not None and int(stopped.group(1)) < 100
     assert server.store.get(task) is None
     after = server.final(server.post(data_dir / "jfk.flac"))
     assert after.state == TaskState.DONE and after.attempts == 1
+    assert server.worker_pids() == [engine], "the same process, its model still loaded"
     assert _count(server.metrics(), "aural_worker_deaths_total", reason="died") == 0
-    assert f"task {task} was deleted while it ran" in server.text()

@@ -93,8 +93,8 @@ class Metrics:
         )
         self.worker_deaths = Counter(
             "aural_worker_deaths",
-            "Worker processes of this server that died (died), were killed over their memory "
-            "(memory) or time limit (time), or did not start (start).",
+            "Engine processes of this server that died (died), were killed over their memory "
+            "(memory) or a task's time limit (time), or did not start (start).",
             ["reason"],
             registry=self.registry,
         )

@@ -1,41 +1,38 @@
-"""The server's worker processes: the engine runs outside the API process.
+"""The server's engine processes: the engine runs outside the API process.
 
 A crash in native code (FFmpeg, CTranslate2, ONNX Runtime), a runaway allocation or a hang must
-cost one worker process, never the server and the other users' work. So the embedded executor
-(:mod:`aural.jobs.local`) gives each of its lanes a child process (``spawn``: a fresh
-interpreter, no inherited threads or locks) that loads the model once and runs one task at a
-time through :class:`~aural.jobs.worker_process.WorkerProcess`, the machinery of ``aural worker``.
+never cost the server, and must cost the other users' work nothing but time. So the embedded
+executor (:mod:`aural.jobs.local`) runs its lanes in engine processes (``spawn``: a fresh
+interpreter, no inherited threads or locks): by default one process, which loads the model once
+and runs every lane's task on a thread of its own (:mod:`aural.jobs.engine_host`).
 
-The supervisor (one thread per lane in the API process) claims a task in the child's name
-(``host:child-pid``, so restart recovery's pid check applies to it), sends its id over a pipe,
-and watches the child: its RSS against the memory ceiling, the wall time against a limit
-derived from the audio's duration, and its exit. When the child reports the task finished, the
-supervisor wakes waiting requests and tells the observers (metrics, webhooks: they stay in the
-long-lived API process). When the child dies or is killed, exactly the task it was running is
-charged: requeued, or failed with ``task.crashed`` once it has killed ``max_attempts`` workers;
-the next claim starts a fresh child. Children die with the server (``PR_SET_PDEATHSIG``, and a
-parent watch as a fallback), so restart recovery finds their tasks' pids gone.
+Each lane's supervisor (a thread of the API process) claims a task in the process's name
+(``host:pid``, so restart recovery's pid check applies to it), sends its id over the lane's
+pipe, and watches the process: its RSS against the memory ceiling, the task's wall time against
+a limit derived from the audio's duration, and its exit. When the process reports the task
+finished, the supervisor wakes waiting requests and tells the observers (metrics, webhooks: they
+stay in the long-lived API process). When the process dies or is killed, the tasks that were in
+it are charged or put back by the rules of :mod:`aural.jobs.engine_process`: only a task that
+died alone, or overran its own time limit, pays an attempt, and it fails with ``task.crashed``
+once it has killed ``max_attempts`` processes. The next claim starts a fresh process. Processes
+die with the server (``PR_SET_PDEATHSIG``, and a parent watch as a fallback), so restart
+recovery finds their tasks' pids gone.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import logging
-import multiprocessing
 import os
-import signal
-import socket
-import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
-from typing import Any, Protocol
 
 from aural.config import Settings, usable_cores
+from aural.jobs.engine_process import Death, DeathObserver, EngineProcess, died
 from aural.jobs.runner import INTERNAL_ERROR, TaskObserver, error_record
 from aural.jobs.slots import FileSlots
 from aural.jobs.store import FINAL_STATES, TaskRecord, TaskState, TaskStore
@@ -45,15 +42,7 @@ from aural.model_pool import CallSlots
 log = logging.getLogger(__name__)
 
 CRASHED = "task.crashed"
-_PR_SET_PDEATHSIG = 1
-_SAMPLE_S = 0.2  # how often a running child's RSS and wall time are checked
-_READY_TIMEOUT_S = 900.0  # the first start may assemble the model
-
-
-class DeathObserver(Protocol):
-    """Told of every worker process that died or was killed (metrics)."""
-
-    def worker_died(self, reason: str) -> Any: ...
+_SAMPLE_S = 0.2  # how often a running process's RSS and a task's wall time are checked
 
 
 @dataclass(frozen=True)
@@ -89,107 +78,6 @@ def rss_bytes(pid: int) -> int:
         return 0
 
 
-def _describe_exit(exitcode: int | None) -> str:
-    if exitcode is not None and exitcode < 0:
-        with contextlib.suppress(ValueError):
-            return f"signal {signal.Signals(-exitcode).name}"
-    return f"exit code {exitcode}"
-
-
-# --- the child ----------------------------------------------------------------------------
-
-
-class _PipeEvents:
-    """The child's :class:`~aural.jobs.runner.TaskPublisher`: tells the supervisor at once."""
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-
-    def publish(self, task_id: str) -> None:
-        self.conn.send(("finished", task_id))
-
-
-def _die_with_parent(parent_pid: int) -> None:
-    """End this process as soon as the server is gone, so nothing runs on unsupervised."""
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-
-    def watch() -> None:  # where prctl is missing, and for the race before it took effect
-        while os.getppid() == parent_pid:
-            time.sleep(1.0)
-        os._exit(1)
-
-    if os.getppid() != parent_pid:
-        os._exit(1)
-    threading.Thread(target=watch, name="aural-parent-watch", daemon=True).start()
-
-
-def _audio_seconds(store: TaskStore, task_id: str) -> float | None:
-    """Duration x channels the task's media announces (``None``: unknown or unreadable)."""
-    import av
-
-    from aural.audio import probe_duration
-
-    record = store.get(task_id)
-    if record is None or not record.media_path:
-        return None
-    try:
-        with av.open(record.media_path) as container:
-            stream = container.streams.audio[0]
-            duration = probe_duration(container, stream)
-            channels = stream.codec_context.channels or 1
-    except Exception:  # the runner reports what is wrong with the media
-        return None
-    return None if duration is None else duration * max(1, channels)
-
-
-def child_main(
-    settings: Settings,
-    conn: Connection,
-    parent_pid: int,
-    log_level: str,
-    slots: CallSlots | None = None,
-) -> None:
-    """A worker process: load the model, then run the task ids the supervisor sends."""
-    _die_with_parent(parent_pid)
-    from aural.jobs.context import configure_logging
-    from aural.jobs.worker_process import WorkerProcess
-
-    configure_logging(log_level)
-    process = WorkerProcess.start(
-        settings, events=_PipeEvents(conn), send_webhooks=False, load_model=False, slots=slots
-    )
-    error = None
-    try:
-        process.pool.get(settings.model)
-    except Exception as exc:  # reported by /readyz; tasks fail with the same error
-        error = f"{type(exc).__name__}: {exc}"
-        log.error("loading model %s failed: %s", settings.model, error)
-    else:
-        process.log_ready()
-    conn.send(("ready", error))
-    try:
-        while True:
-            try:
-                task_id = conn.recv()
-            except (EOFError, OSError):
-                break
-            if task_id is None:
-                break
-            conn.send(("size", task_id, _audio_seconds(process.store, task_id)))
-            try:
-                process.run_claimed(task_id)
-            except Exception:
-                log.exception("running task %s failed outside the runner", task_id)
-            conn.send(("idle", task_id))
-    finally:
-        process.close()
-
-
-# --- the supervisor ----------------------------------------------------------------------
-
-
 def call_slots(settings: Settings) -> CallSlots:
     """The model-call slots the server's engine processes share: one per core's worth of
     threads per call, so N busy processes together use the cores once.
@@ -204,145 +92,66 @@ def call_slots(settings: Settings) -> CallSlots:
 
 
 class ProcessLane:
-    """One worker process and the supervision of the task it runs (used by one thread)."""
+    """One lane of an :class:`EngineProcess`: the supervision of the task it runs there (used
+    by one executor thread)."""
 
     def __init__(
         self,
-        index: int,
-        settings: Settings,
+        engine: EngineProcess,
+        slot: int,
         store: TaskStore,
         events: TaskEvents,
         observers: Sequence[TaskObserver] = (),
-        death_observers: Sequence[DeathObserver] = (),
         *,
         limits: WorkerLimits | None = None,
         max_attempts: int = 3,
-        on_ready: Callable[[str | None], None] | None = None,
-        slots: CallSlots | None = None,
     ) -> None:
-        self.index = index
-        self.slots = slots  # shared by the server's lanes: see model_pool.ModelPool
-        # One task at a time per process: the model needs no slots for concurrent tasks.
-        self.settings = settings.model_copy(
-            update={"workers": 1, "workers_per_model": 1, "auto_migrate": False}
-        )
+        self.engine = engine
+        self.slot = slot  # which of the engine's pipes is this lane's
         self.store = store
         self.events = events
         self.observers = list(observers)
-        self.death_observers = list(death_observers)
         self.limits = limits or WorkerLimits()
         self.max_attempts = max_attempts
-        self.on_ready = on_ready
-        self.ready = False
-        self._closing = False
-        self._process: BaseProcess | None = None
-        self._conn: Connection | None = None
-        self._failures = 0  # consecutive starts that failed, for the back-off
-        self._running: str | None = None  # the task id the child runs now
-        self._cancelled = threading.Event()  # ... was deleted: stop the child
-        self._guard = threading.Lock()
 
     @property
-    def pid(self) -> int | None:
-        return self._process.pid if self._process is not None else None
+    def ready(self) -> bool:
+        return self.engine.ready
 
     @property
     def worker(self) -> str:
-        """The name the child's task rows carry: ``host:pid``, as the child's own."""
-        return f"{socket.gethostname()}:{self.pid}"
+        return self.engine.worker
 
     def prepare(self, stopping: threading.Event) -> bool:
-        """Make sure a ready child runs; False when none could be started (yet)."""
-        if self._process is not None and self._process.is_alive():
-            return self.ready
-        if self._process is not None:  # died while idle (killed from outside)
-            self._reap("it died while idle", "died")
-        if self._failures and stopping.wait(min(30.0, 2.0**self._failures)):
-            return False
-        return self._spawn(stopping)
+        return self.engine.prepare(stopping)
 
-    def _spawn(self, stopping: threading.Event) -> bool:
-        context = multiprocessing.get_context("spawn")
-        parent_conn, child_conn = context.Pipe()
-        level = logging.getLevelName(logging.getLogger().getEffectiveLevel()).lower()
-        process = context.Process(
-            target=child_main,
-            args=(self.settings, child_conn, os.getpid(), level, self.slots),
-            name=f"aural-engine-{self.index}",
-            daemon=True,
-        )
-        process.start()
-        child_conn.close()
-        self._process, self._conn, self.ready = process, parent_conn, False
-        deadline = time.monotonic() + _READY_TIMEOUT_S
-        while not stopping.is_set() and time.monotonic() < deadline:
-            if not wait([parent_conn, process.sentinel], timeout=_SAMPLE_S):
-                continue
-            try:
-                kind, error = parent_conn.recv()
-            except (EOFError, OSError):
-                break
-            if kind == "ready":
-                self.ready, self._failures = True, 0
-                if self.on_ready is not None:
-                    self.on_ready(error)
-                return True
-        self._failures += 1
-        self._reap("it did not start", "start")
-        return False
-
-    def _reap(self, cause: str, reason: str, death: bool = True) -> None:
-        """Forget the current child (killing it if still there) and count its death (unless
-        it was stopped on purpose: ``death`` False)."""
-        process, conn = self._process, self._conn
-        self._process, self._conn, self.ready = None, None, False
-        if process is None:
-            return
-        if process.is_alive():
-            process.kill()
-        process.join(5)
-        if conn is not None:
-            conn.close()
-        if not death:
-            log.info("worker process %s stopped: %s", process.pid, cause)
-            return
-        log.warning("worker process %s is gone: %s", process.pid, cause)
-        for observer in self.death_observers:
-            try:
-                observer.worker_died(reason)
-            except Exception:
-                log.exception("death observer %r failed", observer)
-
-    def cancel(self, task_id: str) -> None:
-        """``task_id`` was deleted: if the child runs it, stop the child (the next task gets a
-        fresh one) instead of letting it spend minutes on a result nobody will read."""
-        with self._guard:
-            if self._running == task_id:
-                self._cancelled.set()
+    def close(self, timeout_s: float) -> None:
+        self.engine.close(timeout_s)
 
     def run(self, task: TaskRecord) -> None:
-        """Have the child run ``task`` (claimed in its name) and supervise it to the end."""
-        with self._guard:
-            self._running = task.id
-            self._cancelled.clear()
+        """Have the engine process run ``task`` (claimed in its name) and supervise it."""
+        admitted = self.engine.admit(
+            task, self.slot, lambda: self.store.touch(task.id, task.attempts)
+        )
+        if admitted is None:  # the process it was claimed for is gone: not the task's fault
+            self.store.requeue(task.id, attempt=task.attempts, refund=True)
+            return
+        generation, process, conn = admitted
         try:
-            self._supervise(task)
+            self._supervise(task, generation, process, conn)
         finally:
-            with self._guard:
-                self._running = None
+            self.engine.leave(task.id)
 
-    def _supervise(self, task: TaskRecord) -> None:
-        assert self._process is not None and self._conn is not None
-        process, conn = self._process, self._conn
+    def _supervise(
+        self, task: TaskRecord, generation: int, process: BaseProcess, conn: Connection
+    ) -> None:
+        """Watch ``task`` to its end, or to its process's end."""
         started = time.monotonic()
-        time_limit = self.limits.time_base_s  # until the child announces the audio's size
-        reported = False  # the child said the task's row is final
-        with contextlib.suppress(OSError):  # a child already gone is found below
+        time_limit = self.limits.time_base_s  # until the process announces the audio's size
+        reported = False  # the process said the task's row is final
+        with contextlib.suppress(OSError):  # a process already gone is found below
             conn.send(task.id)
         while True:
-            if self._cancelled.is_set() and not reported:  # deleted: nothing to charge
-                self._reap(f"task {task.id} was deleted while it ran", "cancelled", death=False)
-                return
             closed = False
             if conn in wait([conn, process.sentinel], timeout=_SAMPLE_S):
                 try:
@@ -356,32 +165,38 @@ class ProcessLane:
                         reported = True
                         self._finished(message[1])
                     elif message[0] == "idle":
+                        self.engine.suspects.discard(task.id)
                         return
                     continue
             if closed or not process.is_alive():
-                process.join(5)  # the pipe closes as the process exits
-                cause = f"its worker process died ({_describe_exit(process.exitcode)})"
-                self._stop_for(task, cause, "died", reported)
+                death = self.engine.bury(generation, died(process), "died")
+                self._settle(task, death, reported)
                 return
             rss = rss_bytes(process.pid or 0)
-            if self.limits.memory_bytes and rss > self.limits.memory_bytes:
+            ceiling = self.engine.memory_bytes
+            if ceiling and rss > ceiling:
                 cause = (
                     f"its worker process used {rss // 2**20} MiB of memory, more than the "
-                    f"limit of {self.limits.memory_bytes // 2**20} MiB"
+                    f"limit of {ceiling // 2**20} MiB"
                 )
-                self._stop_for(task, cause, "memory", reported)
+                self._settle(task, self.engine.bury(generation, cause, "memory"), reported)
                 return
             if time.monotonic() - started > time_limit:
                 cause = f"it ran longer than its time limit of {time_limit:.0f} s"
-                self._stop_for(task, cause, "time", reported)
+                death = self.engine.bury(generation, cause, "time", culprit=task.id)
+                self._settle(task, death, reported)
                 return
 
-    def _stop_for(self, task: TaskRecord, cause: str, reason: str, reported: bool) -> None:
-        """The child is dead or must die: end it and charge the task it was running."""
-        if self._closing:  # stopped by the server's shutdown: the task's fault it is not
-            self.store.requeue(task.id, attempt=task.attempts)
+    def _settle(self, task: TaskRecord, death: Death, reported: bool) -> None:
+        """The process ``task`` ran in is dead: charge the task, or put it back uncharged.
+
+        A task charged for a death runs alone from then on (it may kill the process again),
+        and so does one that shared a process that died of an unknown cause.
+        """
+        suspects = self.engine.suspects
+        if self.engine.closing:  # stopped by the server's shutdown: the task's fault it is not
+            self.store.requeue(task.id, attempt=task.attempts, refund=True)
             return
-        self._reap(f"task {task.id}: {cause}", reason)
         record = self.store.get(task.id)
         if (
             not reported
@@ -390,11 +205,36 @@ class ProcessLane:
             and record.attempts == task.attempts
         ):
             self._finished(task.id)  # it died between storing the outcome and saying so
+            suspects.discard(task.id)
             return
-        self._charge(task, cause, reason)
+        if death.charges(task.id):
+            if self._charge(task, death.cause, death.reason):
+                suspects.add(task.id)
+            else:
+                suspects.discard(task.id)
+            return
+        if not self.store.requeue(task.id, attempt=task.attempts, refund=True):
+            suspects.discard(task.id)
+            return  # finished, deleted or taken over meanwhile
+        others = len(death.present - {task.id})
+        if death.culprit is not None:
+            log.warning(
+                "task %s requeued uncharged: task %s beside it overran its time limit",
+                task.id,
+                death.culprit,
+            )
+            return
+        suspects.add(task.id)
+        log.warning(
+            "task %s requeued uncharged: %s while it ran beside %d other task(s); it runs "
+            "alone next, so that a second death names its cause",
+            task.id,
+            death.cause,
+            others,
+        )
 
     def _finished(self, task_id: str) -> None:
-        """The child stored a final state: wake waiters, then metrics and webhooks."""
+        """The process stored a final state: wake waiters, then metrics and webhooks."""
         self.events.publish(task_id)
         record = self.store.get(task_id)
         if record is None or record.state not in FINAL_STATES:
@@ -405,13 +245,15 @@ class ProcessLane:
             except Exception:
                 log.exception("task observer %r failed", observer)
 
-    def _charge(self, task: TaskRecord, cause: str, reason: str) -> None:
-        """The attempt died: requeue the task, or fail it after ``max_attempts`` deaths."""
+    def _charge(self, task: TaskRecord, cause: str, reason: str) -> bool:
+        """The attempt died: requeue the task, or fail it after ``max_attempts`` deaths.
+        True when it was requeued."""
         record = self.store.get(task.id)
         if record is None or record.state != TaskState.RUNNING or record.attempts != task.attempts:
-            return  # finished before the death, deleted, or already taken over
+            return False  # finished before the death, deleted, or already taken over
         if record.attempts < self.max_attempts:
-            if self.store.requeue(task.id, attempt=task.attempts):
+            requeued = self.store.requeue(task.id, attempt=task.attempts)
+            if requeued:
                 log.warning(
                     "task %s requeued (attempt %d of %d): %s",
                     task.id,
@@ -419,7 +261,7 @@ class ProcessLane:
                     self.max_attempts,
                     cause,
                 )
-            return
+            return requeued
         message = (
             f"The transcription stopped because {cause}, on each of its {record.attempts} "
             "attempts; it is not run again. The media may be damaged or too demanding: "
@@ -431,20 +273,49 @@ class ProcessLane:
         if self.store.finish(task.id, TaskState.FAILED, error=error, attempt=task.attempts):
             log.error("task %s failed: %s, %d attempts", task.id, cause, record.attempts)
             self._finished(task.id)
+        return False
 
-    def close(self, timeout_s: float) -> None:
-        """Ask the child to stop; kill it if it has not after ``timeout_s``."""
-        self._closing = True
-        process, conn = self._process, self._conn
-        self._process, self._conn, self.ready = None, None, False
-        if process is None:
-            return
-        if conn is not None:
-            with contextlib.suppress(OSError):
-                conn.send(None)
-        process.join(timeout_s)
-        if process.is_alive():
-            process.kill()
-            process.join(5)
-        if conn is not None:
-            conn.close()
+
+def engine_lanes(
+    settings: Settings,
+    store: TaskStore,
+    events: TaskEvents,
+    observers: Sequence[TaskObserver] = (),
+    death_observers: Sequence[DeathObserver] = (),
+    on_ready: Callable[[str | None], None] | None = None,
+) -> list[ProcessLane]:
+    """The server's lanes (``workers``), shared out over ``engine_processes`` processes.
+
+    One process (the default) holds the model once for every lane: the threads' speed and
+    memory, with the crash rules of :mod:`aural.jobs.engine_process`. More processes cost a
+    copy of the model each and share the cores through :func:`call_slots`.
+    """
+    lanes = settings.resolved_workers
+    count = max(1, min(settings.engine_processes, lanes))
+    slots = call_slots(settings) if count > 1 else None
+    limits = WorkerLimits.of(settings)
+    result: list[ProcessLane] = []
+    for index in range(count):
+        served = len(range(index, lanes, count))
+        engine = EngineProcess(
+            index,
+            settings,
+            served,
+            memory_bytes=limits.memory_bytes * served,
+            death_observers=death_observers,
+            on_ready=on_ready,
+            slots=slots,
+        )
+        result.extend(
+            ProcessLane(
+                engine,
+                slot,
+                store,
+                events,
+                observers,
+                limits=limits,
+                max_attempts=settings.max_attempts,
+            )
+            for slot in range(served)
+        )
+    return result

@@ -414,13 +414,20 @@ class TaskStore:
             media_bytes=0,
         )
 
-    def requeue(self, task_id: str, attempt: int | None = None) -> bool:
-        """``running -> pending`` for a task whose worker died (only ``attempt``, if given)."""
+    def requeue(self, task_id: str, attempt: int | None = None, refund: bool = False) -> bool:
+        """``running -> pending`` for a task whose worker died (only ``attempt``, if given).
+
+        ``refund``: the attempt was not the task's fault (its engine process died of another
+        task beside it), so it does not count: the next claim gets the same attempt number.
+        Only for an attempt whose process is known dead, so nothing can still write under it.
+        """
         fence = () if attempt is None else (TaskRow.attempts == attempt,)
+        refunded = {"attempts": TaskRow.attempts - 1} if refund else {}
         return self._transition(
             task_id,
             TaskState.RUNNING,
             *fence,
+            **refunded,
             state=TaskState.PENDING.value,
             worker=None,
             heartbeat_at=None,
