@@ -120,6 +120,8 @@ class EngineProcess:
         """Whether a lane may claim a task now: the process is ready and no suspect is waiting
         to run alone. Starts the process (again) when it is not running."""
         with self._start:
+            if self.closing:  # the server is stopping: no new process, no new claims
+                return False
             process = self._process
             if process is not None and process.is_alive():
                 with self._state:
