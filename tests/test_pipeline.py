@@ -161,6 +161,14 @@ def test_english_only_model_refuses_other_languages(pool: ModelPool) -> None:
     assert wer(reference, transcript.text) <= 0.15
 
 
+def test_no_segment_ends_after_the_speech_it_was_decoded_from(pool: ModelPool) -> None:
+    """Whisper's last timestamp token may point into the window's padding, past the speech it
+    was given; mapped as it was, jfk's 2-8 s range ended a segment at 9.29 s."""
+    transcript = aural.transcribe(DATA / "jfk.flac", pool=pool, start_s=2.0, end_s=8.0)
+    assert transcript.segments
+    assert all(2.0 <= s.start < s.end <= 8.0 for s in transcript.segments), transcript.segments
+
+
 def test_progress_reaches_the_total(pool: ModelPool) -> None:
     reports: list[tuple[float, float]] = []
     aural.transcribe(

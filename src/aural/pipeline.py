@@ -287,8 +287,11 @@ class Transcriber:
             speech = gather(channel.samples, list(run.regions))
             raw = decode_sequential(whisper, speech, run.language, options)
             timeline = gathered
+        content_s = sum(r.end - r.start for r in run.regions) / SAMPLE_RATE
         for whisper_segment in raw:
-            segment = _to_segment(whisper_segment, timeline, channel.channel, run.language)
+            segment = _to_segment(
+                whisper_segment, timeline, content_s, channel.channel, run.language
+            )
             if segment.text or segment.words:
                 yield segment
 
@@ -452,12 +455,24 @@ class _Progress:
 
 
 def _to_segment(
-    raw: WhisperSegment, timeline: SpeechTimestampsMap, channel: int, language: str
+    raw: WhisperSegment,
+    timeline: SpeechTimestampsMap,
+    content_s: float,
+    channel: int,
+    language: str,
 ) -> Segment:
-    """A faster-whisper segment with times moved from gathered speech to the channel."""
+    """A faster-whisper segment with times moved from gathered speech to the channel.
+
+    Whisper's timestamp tokens may point past the ``content_s`` seconds of speech it was given
+    (into the window's padding); such a time means the end of that speech, and mapped as it is
+    it would land after the regions, even after the end of the audio.
+    """
     words = tuple(_to_word(w, timeline) for w in raw.words or () if w.word.strip())
-    start = words[0].start if words else float(timeline.get_original_time(raw.start))
-    end = words[-1].end if words else float(timeline.get_original_time(raw.end, is_end=True))
+    if words:
+        start, end = words[0].start, words[-1].end
+    else:
+        start = float(timeline.get_original_time(min(raw.start, content_s)))
+        end = float(timeline.get_original_time(min(raw.end, content_s), is_end=True))
     return Segment(
         id=raw.id,
         start=start,
