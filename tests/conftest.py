@@ -96,6 +96,11 @@ def wer(reference: str, hypothesis: str) -> float:
     return float(jiwer.wer(normalise_text(reference), normalise_text(hypothesis)))
 
 
+def deleted_words(reference: str, hypothesis: str) -> int:
+    """Words of ``reference`` missing from ``hypothesis`` (the lost words, not misheard ones)."""
+    return int(jiwer.process_words(normalise_text(reference), normalise_text(hypothesis)).deletions)
+
+
 def pink_noise(seconds: float, seed: int = 0) -> np.ndarray:
     """Pink (1/f) noise at half full scale, deterministic for a seed."""
     white = np.random.default_rng(seed).standard_normal(int(seconds * SAMPLE_RATE))

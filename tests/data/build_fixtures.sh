@@ -51,6 +51,7 @@ for l in en es fr; do
 done
 
 rm -f "$OUT"/*.flac "$OUT"/*.txt "$OUT"/*.json "$OUT"/librivox/* "$OUT"/lang/* "$OUT"/formats/* \
+      "$OUT"/whispered/* \
       "$OUT"/bad/*.wav "$OUT"/bad/*.mp3 "$OUT"/bad/*.mp4
 mkdir -p "$OUT/librivox" "$OUT/lang" "$OUT/formats" "$OUT/bad"
 
@@ -204,7 +205,18 @@ F=formats
   -map 0:v -map 1:a -c:v libx264 -preset veryslow -crf 35 -pix_fmt yuv420p \
   -c:a aac -b:a 32k -shortest "${FFOUT[@]}" "$OUT/$F/jfk_video.mp4"
 
-# ---------------------------------------------------------------- 9. bad inputs
+# ---------------------------------------------------------------- 9. a whispered voice
+# Synthetic (espeak-ng's whisper variant, a sentence written for this project): a weak onset
+# that Silero scores low or high depending on the audio before it (issue 10).
+need espeak-ng
+mkdir -p "$OUT/whispered"
+WHISPERED="Turn left at the bakery, then walk straight on for two blocks."
+espeak-ng -v en+whisper -s 150 -w "$WORK/whispered.wav" "$WHISPERED"
+to16k "$WORK/whispered.wav" "$WORK/whispered16.wav"
+"${SOX[@]}" "$WORK/whispered16.wav" "${FLAC_OPTS[@]}" "$OUT/whispered/en_directions.flac"
+printf '%s\n' "$WHISPERED" > "$OUT/whispered/en_directions.txt"
+
+# ---------------------------------------------------------------- 10. bad inputs
 B=$OUT/bad
 printf 'This is a plain text file with a .wav name.\nIt is not audio and must be rejected.\n' > "$B/not_media.wav"
 : > "$B/empty.wav"
