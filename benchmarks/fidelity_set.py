@@ -126,6 +126,26 @@ ESPEAK: tuple[tuple[str, str, str, bool], ...] = (
         "und am Nachmittag schwimmen gehen.",
         False,
     ),
+    # More weak voices: a whispered or breathy onset is what the speech detector's state
+    # decides on (issue 10), so one whispered sentence is too few to judge it by.
+    (
+        "en+whisperf",
+        "en",
+        "Have you seen my glasses? I put them on the kitchen table.",
+        True,
+    ),
+    (
+        "en-us+whisper",
+        "en",
+        "Honestly, I never thought the meeting would last that long.",
+        False,
+    ),
+    (
+        "en+klatt4",
+        "en",
+        "Five people called this morning asking about the new schedule.",
+        False,
+    ),
 )
 
 Samples = npt.NDArray[np.float32]
