@@ -29,6 +29,7 @@ from aural.errors import (
     TruncatedMediaError,
 )
 from aural.spool import (
+    BehindSilence,
     ChannelSamples,
     MixedSamples,
     Samples,
@@ -75,6 +76,17 @@ class Audio:
     @property
     def duration(self) -> float:
         return float(self.frames) / SAMPLE_RATE
+
+    def behind_silence(self, lead: int) -> Audio:
+        """The same audio with ``lead`` samples of digital silence before every channel (a
+        spooled channel is not copied: its source is read behind the silence)."""
+
+        def padded(channel: ChannelSamples) -> ChannelSamples:
+            if isinstance(channel, SampleSource):
+                return BehindSilence(channel, lead)
+            return np.pad(channel, (lead, 0))
+
+        return Audio(tuple(padded(channel) for channel in self.channels))
 
     @property
     def spooled(self) -> bool:

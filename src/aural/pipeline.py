@@ -289,6 +289,8 @@ class Transcriber:
             timeline = gathered
         content_s = sum(r.end - r.start for r in run.regions) / SAMPLE_RATE
         for whisper_segment in raw:
+            if _mostly_past(whisper_segment, content_s):
+                continue
             segment = _to_segment(
                 whisper_segment, timeline, content_s, channel.channel, run.language
             )
@@ -452,6 +454,18 @@ class _Progress:
     def finish(self) -> None:
         if self.callback is not None:
             self.callback(self.total, self.total)
+
+
+def _mostly_past(raw: WhisperSegment, content_s: float) -> bool:
+    """Whether Whisper put most of a segment after the ``content_s`` seconds of speech it was
+    given, in the window's padding: its own timestamps say the words are not in the speech.
+
+    Seen at the end of a window: a 27 s channel's last segment ran from 26.6 to 36.6 s and
+    repeated a sentence said earlier.
+    """
+    claimed = float(raw.end - raw.start)
+    inside = min(float(raw.end), content_s) - float(raw.start)
+    return claimed > 0 and inside < claimed / 2
 
 
 def _to_segment(

@@ -117,6 +117,25 @@ class MixedSamples(SampleSource):
         return total
 
 
+class BehindSilence(SampleSource):
+    """A channel with ``lead`` samples of digital silence before it, read slice by slice."""
+
+    def __init__(self, source: ChannelSamples, lead: int) -> None:
+        self._source = source
+        self._lead = lead
+
+    @property
+    def frames(self) -> int:
+        return self._lead + int(self._source.shape[0])
+
+    def read(self, start: int, stop: int) -> Samples:
+        out = np.zeros(stop - start, dtype=np.float32)
+        first = max(start, self._lead)
+        if stop > first:
+            out[first - start :] = self._source[first - self._lead : stop - self._lead]
+        return out
+
+
 class SpoolWriter:
     """Appends ``[channels, frames]`` pieces of decoded audio to one temporary file per channel."""
 
