@@ -165,8 +165,12 @@ def _repeated(source: Path, times: int, target: Path) -> Path:
 def test_a_running_task_reports_its_progress(
     server: LiveServer, data_dir: Path, tmp_path: Path
 ) -> None:
-    """Poll 44 s of speech as a client would: progress rises between 0 and 1 while it runs."""
-    media = _repeated(data_dir / "jfk.flac", 4, tmp_path / "jfk4.wav")
+    """Poll 132 s of speech as a client would: progress rises between 0 and 1 while it runs.
+
+    Progress is stored as decoding pieces finish; 132 s makes more pieces than the two model
+    workers take at once, so one finishes well before the last (with 44 s the two pieces could
+    finish within one poll of each other)."""
+    media = _repeated(data_dir / "jfk.flac", 12, tmp_path / "jfk12.wav")
     seen: list[float] = []
     with server.client() as client:
         task_id = _post(client, media)
