@@ -116,7 +116,9 @@ def test_a_task_deleted_mid_transcription_stops_at_its_next_progress_report(
     minutes of the cores on it (on every executor: it is the runner's own check)."""
     store, storage, runner, _ = parts
     jfk = fidelity_shapes.load(data_dir / "jfk.flac")
-    long = fidelity_shapes.write_wav(tmp_path / "jfk-x20.wav", [np.tile(jfk, 20)])  # 220 s
+    # 440 s: many decoding pieces, so more progress reports follow the deletion (at most one
+    # a second is stored) than a short file's last pieces would give.
+    long = fidelity_shapes.write_wav(tmp_path / "jfk-x40.wav", [np.tile(jfk, 40)])
     task = _submit(store, storage, long)
 
     def delete_once_it_progresses() -> None:
