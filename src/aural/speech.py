@@ -104,15 +104,7 @@ class SpeechDetector:
     def probabilities(self, samples: ChannelSamples) -> Probabilities:
         """The speech probability of every 32 ms frame of ``samples`` (the last one padded),
         from the state the model is in after a second of silence."""
-        frames = -(-samples.shape[0] // FRAME)
-        probabilities = np.zeros(frames, dtype=np.float32)
-        h, c = self._primed
-        context = np.zeros(_CONTEXT, dtype=np.float32)
-        for first, block in frame_blocks(samples):
-            out, h, c = self._run(block, context, h, c)
-            context = block[-1, -_CONTEXT:].copy()
-            probabilities[first : first + block.shape[0]] = out
-        return probabilities
+        return self.rescored(samples, [(0, frame_count(samples))])
 
     def rescored(self, samples: ChannelSamples, spans: Sequence[tuple[int, int]]) -> Probabilities:
         """Each frame span (``[start, end)`` in frames) scored again from the primed state, as
@@ -124,21 +116,16 @@ class SpeechDetector:
         from one fixed state removes the history from the verdict on the stretches it is asked
         about.
         """
-        frames = -(-samples.shape[0] // FRAME)
-        probabilities = np.zeros(frames, dtype=np.float32)
+        probabilities = np.zeros(frame_count(samples), dtype=np.float32)
         for start, end in spans:
             h, c = self._primed
             context = np.zeros(_CONTEXT, dtype=np.float32)
             if start > 0:
                 context = np.asarray(samples[start * FRAME - _CONTEXT : start * FRAME])
-            for first in range(start, end, _BLOCK_FRAMES):  # bounded memory, as above
-                count = min(_BLOCK_FRAMES, end - first)
-                block = np.zeros(count * FRAME, dtype=np.float32)
-                piece = samples[first * FRAME : (first + count) * FRAME]
-                block[: piece.shape[0]] = piece
-                out, h, c = self._run(block.reshape(count, FRAME), context, h, c)
-                context = block[-_CONTEXT:].copy()
-                probabilities[first : first + count] = out
+            for first, block in frame_blocks(samples, start, end):
+                out, h, c = self._run(block, context, h, c)
+                context = block[-1, -_CONTEXT:].copy()
+                probabilities[first : first + block.shape[0]] = out
         return probabilities
 
     def _run(
@@ -286,19 +273,27 @@ def map_speech(
 
 def frame_levels(samples: ChannelSamples) -> npt.NDArray[np.float32]:
     """The energy of every 32 ms frame in dB relative to full scale (read a block at a time)."""
-    levels = np.empty(-(-samples.shape[0] // FRAME), dtype=np.float32)
+    levels = np.empty(frame_count(samples), dtype=np.float32)
     for first, block in frame_blocks(samples):
         power = np.mean(np.square(block, dtype=np.float64), axis=1)
         levels[first : first + block.shape[0]] = 10.0 * np.log10(power + 1e-12)
     return levels
 
 
-def frame_blocks(samples: ChannelSamples) -> Iterator[tuple[int, Samples]]:
-    """``(first frame, [frames, FRAME] samples)`` blocks of at most ``_BLOCK_FRAMES`` frames,
-    read one at a time (``samples`` may be a spool on disk); the last frame is zero-padded."""
-    frames = -(-samples.shape[0] // FRAME)
-    for first in range(0, frames, _BLOCK_FRAMES):
-        count = min(_BLOCK_FRAMES, frames - first)
+def frame_count(samples: ChannelSamples) -> int:
+    """The 32 ms frames of ``samples``, the last one counted even if partial."""
+    return -(-int(samples.shape[0]) // FRAME)
+
+
+def frame_blocks(
+    samples: ChannelSamples, start: int = 0, end: int | None = None
+) -> Iterator[tuple[int, Samples]]:
+    """``(first frame, [frames, FRAME] samples)`` blocks of at most ``_BLOCK_FRAMES`` frames of
+    frames ``start`` to ``end`` (default: all), read one at a time (``samples`` may be a spool
+    on disk); the last frame is zero-padded."""
+    end = frame_count(samples) if end is None else end
+    for first in range(start, end, _BLOCK_FRAMES):
+        count = min(_BLOCK_FRAMES, end - first)
         block = np.zeros(count * FRAME, dtype=np.float32)
         piece = samples[first * FRAME : (first + count) * FRAME]
         block[: piece.shape[0]] = piece
@@ -313,15 +308,21 @@ def _loud(levels: npt.NDArray[np.float32]) -> npt.NDArray[np.bool_]:
     return np.asarray(levels >= bar)
 
 
-def _outside(loud: npt.NDArray[np.bool_], regions: list[SpeechRegion]) -> list[tuple[int, int]]:
-    """Frame spans of loud audio outside ``regions``, joined over short gaps, each with a
-    little of what comes before it (so a word cut at a region's edge is heard whole)."""
+def _loud_outside(
+    loud: npt.NDArray[np.bool_], regions: list[SpeechRegion]
+) -> list[tuple[int, int]]:
+    """Frame spans of loud audio outside ``regions``, joined over short gaps."""
     loud = loud.copy()
     for region in regions:
         loud[region.start // FRAME : -(-region.end // FRAME)] = False
+    return _runs(loud, max(1, round(_UNSURE_GAP_S * SAMPLE_RATE / FRAME)))
+
+
+def _outside(loud: npt.NDArray[np.bool_], regions: list[SpeechRegion]) -> list[tuple[int, int]]:
+    """:func:`_loud_outside`, each span with a little of what comes before it (so a word cut at
+    a region's edge is heard whole)."""
     lead = round(_RESCORE_LEAD_S * SAMPLE_RATE / FRAME)
-    spans = _runs(loud, max(1, round(_UNSURE_GAP_S * SAMPLE_RATE / FRAME)))
-    return [(max(0, start - lead), end) for start, end in spans]
+    return [(max(0, start - lead), end) for start, end in _loud_outside(loud, regions)]
 
 
 def _unsure(
@@ -334,10 +335,7 @@ def _unsure(
     chance of speech, joined over short gaps, padded, at most a window long."""
     if loud.size == 0:
         return []
-    loud = loud.copy()
-    for region in regions:
-        loud[region.start // FRAME : -(-region.end // FRAME)] = False
-    spans = _runs(loud, max(1, round(_UNSURE_GAP_S * SAMPLE_RATE / FRAME)))
+    spans = _loud_outside(loud, regions)
     limit = int((FINE_VAD.max_region_s - 2 * _UNSURE_PAD_S) * SAMPLE_RATE / FRAME)
     pad = int(_UNSURE_PAD_S * SAMPLE_RATE)
     unsure: list[SpeechRegion] = []
