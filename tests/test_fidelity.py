@@ -113,6 +113,20 @@ def test_a_whispered_clip_keeps_its_words_behind_any_lead_in(
     assert deleted_words(shape.reference, transcript.text) <= 1, transcript.text
 
 
+@pytest.mark.parametrize("seconds", [5.0, 27.0])
+def test_digital_silence_before_a_clip_changes_no_word(
+    pool: ModelPool, tmp_path: Path, seconds: float
+) -> None:
+    """5 s and 27 s of silence are not whole 32 ms frames of the speech detector: before the
+    region edges were anchored on the sound, this clip came out "ill-disposed" alone and
+    "ill-sposed" behind either, because its region started 24 ms further from the speech."""
+    clip = DATA / "librivox" / "sense_and_sensibility_01_austen_64kb-0880.flac"
+    alone = aural.transcribe(clip, pool=pool, language="en").text
+    shape = lead_in_clip(tmp_path, clip, seconds, None)
+    behind = aural.transcribe(shape.path, pool=pool, language="en").text
+    assert wer(alone, behind) == 0.0, (alone, behind)
+
+
 def _channel_text(transcript: Transcript, channel: int) -> str:
     return " ".join(s.text for s in transcript.segments if s.channel == channel)
 

@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from aural.audio import SAMPLE_RATE
+from aural.speech_edges import anchored
 from aural.spool import ChannelSamples, Samples
 
 FRAME = 512  # samples per Silero decision: 32 ms at 16 kHz
@@ -267,8 +268,17 @@ def map_speech(
     doubtful = _outside(loud, speech_regions(probabilities, total))
     if doubtful:
         probabilities = np.maximum(probabilities, detector.rescored(samples, doubtful))
-    regions = speech_regions(probabilities, total)
+    regions = _on_the_sound(samples, speech_regions(probabilities, total))
     return SpeechMap(regions, _unsure(loud, probabilities, regions, total))
+
+
+def _on_the_sound(samples: ChannelSamples, regions: list[SpeechRegion]) -> list[SpeechRegion]:
+    """Regions with their edges anchored on the sound, not on the 32 ms grid
+    (:mod:`aural.speech_edges`)."""
+    pad = int(FINE_VAD.pad_s * SAMPLE_RATE)
+    limit = int(FINE_VAD.max_region_s * SAMPLE_RATE)
+    spans = anchored(samples, [(r.start, r.end) for r in regions], pad, limit)
+    return [SpeechRegion(start, end) for start, end in spans]
 
 
 def frame_levels(samples: ChannelSamples) -> npt.NDArray[np.float32]:

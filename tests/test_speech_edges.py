@@ -1,0 +1,80 @@
+"""Region edges anchored on the sound (``aural.speech_edges``), with the real Silero detector."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from fidelity_shapes import DATA, load, silence
+
+from aural.audio import SAMPLE_RATE
+from aural.speech import FRAME, SpeechDetector, SpeechRegion, map_speech
+from aural.speech_edges import anchored
+
+
+@pytest.fixture(scope="module")
+def detector() -> SpeechDetector:
+    return SpeechDetector()
+
+
+def _regions_behind(
+    detector: SpeechDetector, clip: np.ndarray, seconds: float
+) -> list[tuple[int, int]]:
+    """The clip's regions behind ``seconds`` of digital silence, in samples of the clip."""
+    lead = silence(seconds)
+    found = map_speech(np.concatenate([lead, clip]), True, detector).regions
+    return [(r.start - lead.size, r.end - lead.size) for r in found]
+
+
+@pytest.mark.parametrize(
+    "clip_name", ["jfk.flac", "librivox/sense_and_sensibility_01_austen_64kb-0880.flac"]
+)
+def test_silence_before_a_clip_does_not_move_its_outer_edges(
+    detector: SpeechDetector, clip_name: str
+) -> None:
+    """5 s and 27 s are not whole 32 ms frames: before the edges were anchored, the clip's
+    first region started 128-384 samples further from its sound behind them than alone."""
+    clip = np.concatenate([silence(1.0), load(DATA / clip_name)])
+    alone = _regions_behind(detector, clip, 0.0)
+    for seconds in (5.0, 27.0, 60.0, 3.01):
+        behind = _regions_behind(detector, clip, seconds)
+        assert behind[0][0] == alone[0][0], seconds
+        assert behind[-1][1] == alone[-1][1], seconds
+    # and the grid really is moved: 5 s is a quarter of a frame off it
+    assert (5.0 * SAMPLE_RATE) % FRAME != 0
+
+
+def test_an_edge_sits_a_pad_before_the_first_sound() -> None:
+    samples = np.zeros(4 * SAMPLE_RATE, dtype=np.float32)
+    onset, offset = 20_011, 40_007
+    tone = np.sin(np.arange(offset - onset) / 3.0).astype(np.float32) * 0.3
+    samples[onset:offset] = tone
+    pad = 6_400
+    found = set()
+    for grid_start in (onset - pad - 300, onset - pad + 200, onset - pad + 700):
+        (edges,) = anchored(samples, [(grid_start, offset + pad + 100)], pad, 30 * SAMPLE_RATE)
+        found.add(edges)
+    (edges,) = found  # wherever the grid put the edge, it ends up in one place
+    assert onset - pad - 160 <= edges[0] <= onset - pad  # within the envelope's 10 ms
+    assert offset + pad - 160 <= edges[1] <= offset + pad
+
+
+def test_edges_in_steady_noise_stay_where_the_detector_put_them() -> None:
+    noise = np.random.default_rng(1).standard_normal(4 * SAMPLE_RATE).astype(np.float32) * 0.1
+    assert anchored(noise, [(20_000, 40_000)], 6_400, 30 * SAMPLE_RATE) == [(20_000, 40_000)]
+
+
+def test_edges_shared_with_a_neighbour_stay_and_no_region_outgrows_the_limit() -> None:
+    samples = np.zeros(4 * SAMPLE_RATE, dtype=np.float32)
+    samples[10_000:50_000] = np.sin(np.arange(40_000) / 3.0) * 0.2
+    regions = [(3_000, 30_000), (30_000, 58_000)]
+    (first, second) = anchored(samples, regions, 6_400, 30 * SAMPLE_RATE)
+    assert first[1] == second[0] == 30_000  # the shared edge
+    assert 3_600 - 160 <= first[0] <= 3_600 and 56_400 - 160 <= second[1] <= 56_400
+    samples[:50_000] = np.sin(np.arange(50_000) / 3.0) * 0.2
+    (alone,) = anchored(samples, [(3_000, 58_000)], 6_400, 55_000)
+    assert alone[1] - alone[0] <= 55_000
+
+
+def test_speech_region_type_is_unchanged(detector: SpeechDetector) -> None:
+    clip = load(DATA / "jfk.flac")
+    assert all(isinstance(r, SpeechRegion) for r in map_speech(clip, True, detector).regions)
