@@ -1,0 +1,71 @@
+"""When language ID looks again (``aural.language_id``), with stand-in rankers that record their
+calls; the real detector on real prompts is in test_pipeline.py and the benchmark's LID round."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from aural.language_id import Ranker, Ranking, decide
+from aural.spool import Samples
+
+SPEECH = np.zeros(16000 * 4, dtype=np.float32)
+
+
+class Calls:
+    """A ranker whose looks answer fixed rankings and decoding scores, counting each look."""
+
+    def __init__(self, quick: Ranking, full: Ranking, decoded: dict[str, float]) -> None:
+        self.answers = {"quick": quick, "full": full}
+        self.decoded = decoded
+        self.looks: list[str] = []
+
+    def ranker(self) -> Ranker:
+        return Ranker(
+            quick=lambda s: self._look("quick"),
+            full=lambda s: self._look("full"),
+            by_decoding=self._decode,
+        )
+
+    def _look(self, name: str) -> Ranking:
+        self.looks.append(name)
+        return self.answers[name]
+
+    def _decode(self, speech: Samples, candidates: Sequence[str]) -> dict[str, float]:
+        self.looks.append("decoding")
+        return {code: self.decoded[code] for code in candidates}
+
+
+def test_a_sure_detector_is_taken_at_its_word() -> None:
+    calls = Calls({"en": 0.95, "de": 0.03}, {"de": 0.9}, {"en": -1.0, "de": -0.1})
+    assert decide(SPEECH, calls.ranker(), None)[0] == "en"
+    assert calls.looks == ["quick"]
+
+
+def test_a_leader_short_of_sure_gets_the_full_look_and_then_decoding() -> None:
+    """Spanish IVR prompts that Whisper base calls Italian at 0.77-0.81, Spanish runner-up at
+    0.17-0.2: not a close call by the ratio of the two, and wrong; the Spanish transcript is
+    the more probable one by 0.19 nats per token."""
+    calls = Calls({"it": 0.77, "es": 0.2}, {"it": 0.81, "es": 0.17}, {"it": -0.515, "es": -0.323})
+    assert decide(SPEECH, calls.ranker(), None)[0] == "es"
+    assert calls.looks == ["quick", "full", "decoding"]
+
+
+def test_the_runner_up_must_decode_better_by_the_margin() -> None:
+    calls = Calls({"ca": 0.6, "es": 0.3}, {"ca": 0.74, "es": 0.19}, {"ca": -0.519, "es": -0.477})
+    assert decide(SPEECH, calls.ranker(), None)[0] == "ca"
+
+
+def test_a_sure_full_look_ends_it() -> None:
+    calls = Calls({"la": 0.5, "es": 0.4}, {"es": 0.93, "la": 0.02}, {"la": 0.0, "es": -1.0})
+    assert decide(SPEECH, calls.ranker(), None)[0] == "es"
+    assert calls.looks == ["quick", "full"]
+
+
+def test_licensing_decides_sureness_among_the_allowed() -> None:
+    # 0.6 of 0.8 allowed is 0.75: unsure, and decoding picks the licensed runner-up
+    calls = Calls(
+        {"it": 0.6, "es": 0.2, "en": 0.2}, {"it": 0.6, "es": 0.2}, {"it": -0.9, "es": -0.3}
+    )
+    assert decide(SPEECH, calls.ranker(), frozenset({"it", "es"}))[0] == "es"
