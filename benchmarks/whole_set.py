@@ -1,0 +1,141 @@
+"""Issue 10's whole fidelity set in one process: every LID prompt and every clip variant.
+
+The harness's fidelity round runs the CLI once per item, which is right for timing but takes
+about an hour for the whole set (605 items, two systems); its quick subset has 8 prompts per
+language and 5 clips. This runs the engine in-process, two calls at a time (the pool's two
+model lanes), over all of it:
+
+- **LID**: every Asterisk prompt >= 3 s (en 121, es 168, fr 130), language auto: accuracy per
+  language and the wrong answers;
+- **clips**: every clip (22) in every variant (alone, behind 5/27/60 s of silence, behind 27 s of
+  -50/-40 dBFS pink noise, at -35 dBFS, 8 kHz telephone band), language auto: WER per variant,
+  the cells whose WER is more than 1 point over the clip alone, how many silence variants give
+  the clip-alone text word for word, and the detected language where it is not the clip's.
+
+    python -m benchmarks.whole_set --out benchmarks/results/x.md --label now
+    PYTHONPATH=<exported src of another commit> python -m benchmarks.whole_set ...  # before
+
+No timing is claimed from it (two calls share the cores); the set is built by
+``benchmarks.fidelity_set`` under ``benchmarks/.work/fidelity``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from benchmarks import fidelity, fidelity_set
+from benchmarks.metrics import normalise
+
+Item = dict[str, Any]
+
+
+def _run_all(items: list[Item], call: Callable[[Item], dict[str, Any]]) -> dict[str, Any]:
+    with ThreadPoolExecutor(2) as pool:
+        return dict(zip((i["id"] for i in items), pool.map(call, items), strict=True))
+
+
+def lid_lines(items: list[Item], results: dict[str, Any]) -> list[str]:
+    right: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    wrong: dict[str, list[str]] = defaultdict(list)
+    for item in items:
+        language, found = item["language"], results[item["id"]]["language"]
+        total[language] += 1
+        if found == language:
+            right[language] += 1
+        else:
+            wrong[language].append(f"{item['id'].rsplit('/', 1)[-1]}:{found}")
+    lines = ["| language | right / total | accuracy | wrong answers |", "| --- | --- | --- | --- |"]
+    for language in sorted(total):
+        share = right[language] / total[language]
+        answers = ", ".join(wrong[language])
+        lines.append(
+            f"| {language} | {right[language]} / {total[language]} | {share:.3f} | {answers} |"
+        )
+    all_right, all_total = sum(right.values()), sum(total.values())
+    lines.append(f"| all | {all_right} / {all_total} | {all_right / all_total:.3f} | |")
+    return lines
+
+
+def clip_lines(items: list[Item], results: dict[str, Any]) -> list[str]:
+    by_clip: dict[str, dict[str, tuple[Item, dict[str, Any]]]] = defaultdict(dict)
+    for item in items:
+        by_clip[item["clip"]][item["variant"]] = (item, results[item["id"]])
+    errors: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    over: list[str] = []
+    identical = silence_cells = 0
+    languages: list[str] = []
+    for clip, variants in sorted(by_clip.items()):
+        alone_item, alone = variants["alone"]
+        language = alone_item["language"] or "en"
+        base = fidelity.errors(alone_item["reference"], alone["text"], language)
+        base_pct = 100.0 * base[0] / base[1]
+        for variant, (item, result) in variants.items():
+            e, w = fidelity.errors(item["reference"], result["text"], language)
+            errors[variant][0] += e
+            errors[variant][1] += w
+            if result["language"] != language:
+                languages.append(f"{clip}/{variant}:{result['language']}")
+            if variant == "alone":
+                continue
+            delta = 100.0 * e / w - base_pct
+            if delta > 1.0:
+                over.append(f"{clip}/{variant} {delta:+.1f}")
+            if variant.startswith("silence"):
+                silence_cells += 1
+                identical += normalise(result["text"]) == normalise(alone["text"])
+    lines = ["| variant | WER % |", "| --- | --- |"]
+    lines += [f"| {v} | {100.0 * e / w:.1f} |" for v, (e, w) in errors.items()]
+    lines += [
+        "",
+        f"- silence variants giving the alone text word for word: {identical} / {silence_cells}",
+        f"- cells more than 1 point over the clip alone ({len(over)}): {', '.join(over)}",
+        f"- detected language not the clip's ({len(languages)}): {', '.join(languages)}",
+    ]
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--label", default="")
+    args = parser.parse_args()
+    import aural
+    from aural.model_pool import get_model_pool
+
+    pool = get_model_pool()
+    base = fidelity_set.DEFAULT_OUT
+    manifest = fidelity_set.build(base)
+
+    def transcribe(item: Item) -> dict[str, Any]:
+        transcript = aural.transcribe(fidelity_set.resolve(base, item), pool=pool)
+        return {"text": transcript.text, "language": transcript.language}
+
+    lid = [i for i in manifest["items"] if i["kind"] == "lid"]
+    clips = [i for i in manifest["items"] if i["kind"] == "clip"]
+    lines = [
+        f"# Issue 10's whole fidelity set, in-process {args.label}".rstrip(),
+        "",
+        f"aural from `{Path(aural.__file__).parent}`; model base, language auto.",
+        "",
+        f"## Language ID: every Asterisk prompt >= 3 s ({len(lid)})",
+        "",
+        *lid_lines(lid, _run_all(lid, transcribe)),
+        "",
+        f"## Clips: {len(clips)} (every clip in every variant)",
+        "",
+        *clip_lines(clips, _run_all(clips, transcribe)),
+    ]
+    report = "\n".join(lines) + "\n"
+    print(report)
+    if args.out:
+        args.out.write_text(report)
+
+
+if __name__ == "__main__":
+    main()
