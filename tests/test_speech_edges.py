@@ -78,3 +78,14 @@ def test_edges_shared_with_a_neighbour_stay_and_no_region_outgrows_the_limit() -
 def test_speech_region_type_is_unchanged(detector: SpeechDetector) -> None:
     clip = load(DATA / "jfk.flac")
     assert all(isinstance(r, SpeechRegion) for r in map_speech(clip, True, detector).regions)
+
+
+def test_an_edge_moves_inward_less_than_the_pad() -> None:
+    """Every frame the detector heard speech in stays inside: an edge whose sound ended long
+    before it (the detector heard more than the envelope shows) is left where it was."""
+    samples = np.zeros(4 * SAMPLE_RATE, dtype=np.float32)
+    samples[10_000:20_000] = np.sin(np.arange(10_000) / 3.0) * 0.3
+    (edges,) = anchored(samples, [(3_600, 40_000)], 6_400, 30 * SAMPLE_RATE)
+    assert edges[1] == 40_000
+    (edges,) = anchored(samples, [(3_600, 28_000)], 6_400, 30 * SAMPLE_RATE)
+    assert 28_000 - 0.25 * SAMPLE_RATE <= edges[1] < 28_000

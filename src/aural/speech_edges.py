@@ -7,13 +7,14 @@ shifted features, and a borderline word can change: "ill-disposed" alone, "ill-s
 5 s of silence. The padding is there to give Whisper some quiet before and after the speech, and
 how much quiet should depend on where the sound starts, not on where the grid falls.
 
-So every edge that faces a pause (not one shared with a neighbouring region) is moved to lie
-exactly ``pad`` before the first sample of sound, or ``pad`` after the last. "Sound" is a 10 ms
+So every edge that faces a pause at least as long as the pad (not an edge shared with a
+neighbouring region) is moved to lie exactly ``pad`` before the first sample of sound, or
+``pad`` after the last. "Sound" is a 10 ms
 moving RMS within ``_BELOW_PEAK_DB`` of the region's loudest 10 ms: a bar set by the speech
 itself, so the same utterance gets the same edges at any level and behind any lead-in. An edge
-is left where it was when no such onset is found near it (sound that runs on through the
-look-back, as in steady noise): anchoring moves edges, it never drops audio the detector kept
-beyond a few frames of quiet.
+is left where it was when no such pause is found near it (sound that runs on, as in steady
+noise). An edge moves inward by at most ``_LAG`` (0.25 s), less than the pad, so every frame the
+detector heard speech in stays inside its region.
 """
 
 from __future__ import annotations
@@ -36,9 +37,6 @@ _ENVELOPE = int(0.010 * SAMPLE_RATE)
 _BELOW_PEAK_DB = 35.0
 # How far outside its edge a region's sound may start (or end) and still anchor the edge.
 _REACH_S = 1.0
-# The pause an edge is anchored on: at least this much continuous quiet (a blip of noise above
-# the bar is not where the speech starts).
-_MIN_QUIET = int(0.1 * SAMPLE_RATE)
 # How far inside the padded edge the first (or last) sound is looked for: the pad, and this much
 # of the detector's lag behind the sound (its onset and offset frames trail the sound by a few
 # 32 ms frames).
@@ -94,7 +92,7 @@ def _sound_start(
     if after_edge.size == 0:
         return None
     first = start - low + int(after_edge[0])
-    pause = _last_pause(sound[:first])
+    pause = _last_pause(sound[:first], pad)
     return None if pause is None else low + pause
 
 
@@ -109,15 +107,19 @@ def _sound_end(
     if before_edge.size == 0:
         return None
     last = int(before_edge[-1]) + 1
-    pause = _last_pause(sound[last:][::-1])
+    pause = _last_pause(sound[last:][::-1], pad)
     return None if pause is None else high - pause
 
 
-def _last_pause(sound: npt.NDArray[np.bool_]) -> int | None:
-    """The index just after the last run of at least ``_MIN_QUIET`` quiet samples in
-    ``sound`` (where the sound that ends ``sound`` starts), or None when there is none."""
+def _last_pause(sound: npt.NDArray[np.bool_], length: int) -> int | None:
+    """The index just after the last run of at least ``length`` quiet samples in ``sound``
+    (where the sound that ends ``sound`` starts), or None when there is none.
+
+    The pause must be as long as the pad, so the pad holds nothing but quiet: in noise near
+    the bar (pink noise at -50 dBFS behind a LibriVox clip) shorter quiet runs come and go, and
+    anchoring on one moved the edge 0.2 s into the noise."""
     edges = np.flatnonzero(np.diff(np.concatenate([[1], sound.astype(np.int8), [1]])))
     # edges pair up as (quiet run start, quiet run end)
     runs = edges.reshape(-1, 2)
-    long_enough = runs[runs[:, 1] - runs[:, 0] >= _MIN_QUIET]
+    long_enough = runs[runs[:, 1] - runs[:, 0] >= length]
     return int(long_enough[-1, 1]) if long_enough.size else None
