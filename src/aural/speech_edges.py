@@ -53,7 +53,7 @@ def anchored(samples: ChannelSamples, regions: Sequence[Span], pad: int, limit: 
         before = out[-1][1] if out else 0
         after = regions[index + 1][0] if index + 1 < len(regions) else total
         start, end = region
-        bar = _peak_db(samples, start, end) - _BELOW_PEAK_DB
+        bar = _peak_power(samples, start, end) * 10.0 ** (-_BELOW_PEAK_DB / 10.0)
         if not out or start > before:
             onset = _sound_start(samples, max(before, start - reach), start, end, pad, bar)
             if onset is not None and end - (onset - pad) <= limit:
@@ -66,19 +66,21 @@ def anchored(samples: ChannelSamples, regions: Sequence[Span], pad: int, limit: 
     return out
 
 
-def _envelope_db(samples: ChannelSamples, start: int, end: int) -> npt.NDArray[np.float64]:
-    """dB of the RMS of the ``_ENVELOPE`` samples from each sample of ``[start, end)`` on."""
+def _power(samples: ChannelSamples, start: int, end: int) -> npt.NDArray[np.float64]:
+    """Mean power of the ``_ENVELOPE`` samples from each sample of ``[start, end)`` on.
+
+    Compared with the bar in the power domain: no logarithm per sample (the peak over a 754 s
+    file's regions took 0.4 s with one)."""
     wanted = max(0, end - start) + _ENVELOPE - 1
     piece = np.asarray(samples[start : start + wanted], dtype=np.float64)
     piece = np.pad(piece, (0, wanted - piece.size))  # past the end of the channel: silence
     energy = np.concatenate([[0.0], np.cumsum(np.square(piece))])
-    power = (energy[_ENVELOPE:] - energy[:-_ENVELOPE]) / _ENVELOPE
-    return np.asarray(10.0 * np.log10(np.maximum(power, 1e-12)))
+    return np.asarray((energy[_ENVELOPE:] - energy[:-_ENVELOPE]) / _ENVELOPE)
 
 
-def _peak_db(samples: ChannelSamples, start: int, end: int) -> float:
-    envelope = _envelope_db(samples, start, end)
-    return float(envelope.max()) if envelope.size else -120.0
+def _peak_power(samples: ChannelSamples, start: int, end: int) -> float:
+    power = _power(samples, start, end)
+    return float(power.max()) if power.size else 0.0
 
 
 def _sound_start(
@@ -87,7 +89,7 @@ def _sound_start(
     """The first sample of the sound run that the region's opening reaches into, or None when
     the run starts before ``low`` (no pause to anchor on) or no sound is near the edge."""
     high = min(end, start + pad + _LAG)
-    sound = _envelope_db(samples, low, high) >= bar
+    sound = _power(samples, low, high) >= max(bar, 1e-12)
     after_edge = np.flatnonzero(sound[start - low :])
     if after_edge.size == 0:
         return None
@@ -102,7 +104,7 @@ def _sound_end(
     """The sample after the sound run that the region's close reaches into, or None when the
     run goes on past ``high`` or no sound is near the edge."""
     low = max(start, end - pad - _LAG)
-    sound = _envelope_db(samples, low, high) >= bar
+    sound = _power(samples, low, high) >= max(bar, 1e-12)
     before_edge = np.flatnonzero(sound[: end - low])
     if before_edge.size == 0:
         return None
