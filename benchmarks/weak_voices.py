@@ -14,13 +14,13 @@ The audio is built under ``benchmarks/.work/weak-voices`` (espeak-ng and numpy; 
 
 from __future__ import annotations
 
-import argparse
 import subprocess
 from pathlib import Path
 
 import jiwer
 import numpy as np
 
+from benchmarks import in_process
 from benchmarks.fidelity_set import at_level, load, pink_noise, silence, write
 from benchmarks.metrics import normalise
 
@@ -76,14 +76,10 @@ def build(work: Path = WORK) -> list[tuple[str, str, Path]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--out", type=Path)
-    parser.add_argument("--label", default="")
-    args = parser.parse_args()
+    args = in_process.arguments(__doc__)
     import aural
-    from aural.model_pool import get_model_pool
 
-    pool = get_model_pool()
+    pool = in_process.model_pool()
     totals: dict[str, list[int]] = {name: [0, 0, 0] for name, _, _ in VARIANTS}
     for name, text, path in build():
         transcript = aural.transcribe(path, pool=pool, language="en")
@@ -107,10 +103,7 @@ def main() -> None:
     lost_all = sum(t[0] for t in totals.values())
     errors_all = sum(t[1] for t in totals.values())
     lines.append(f"| all | {lost_all} | {errors_all} | |")
-    report = "\n".join(lines) + "\n"
-    print(report)
-    if args.out:
-        args.out.write_text(report)
+    in_process.publish(lines, args.out)
 
 
 if __name__ == "__main__":

@@ -21,14 +21,13 @@ No timing is claimed from it (two calls share the cores); the set is built by
 
 from __future__ import annotations
 
-import argparse
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from benchmarks import fidelity, fidelity_set
+from benchmarks import fidelity, fidelity_set, in_process
 from benchmarks.metrics import normalise
 
 Item = dict[str, Any]
@@ -101,14 +100,10 @@ def clip_lines(items: list[Item], results: dict[str, Any]) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--out", type=Path)
-    parser.add_argument("--label", default="")
-    args = parser.parse_args()
+    args = in_process.arguments(__doc__)
     import aural
-    from aural.model_pool import get_model_pool
 
-    pool = get_model_pool()
+    pool = in_process.model_pool()
     base = fidelity_set.DEFAULT_OUT
     manifest = fidelity_set.build(base)
 
@@ -131,10 +126,7 @@ def main() -> None:
         "",
         *clip_lines(clips, _run_all(clips, transcribe)),
     ]
-    report = "\n".join(lines) + "\n"
-    print(report)
-    if args.out:
-        args.out.write_text(report)
+    in_process.publish(lines, args.out)
 
 
 if __name__ == "__main__":
