@@ -192,7 +192,9 @@ def test_a_task_deleted_while_it_runs_stops_at_once_and_the_engine_goes_on(
     (and its loaded model) takes the next task, no death counted."""
     server = aural_serve(AURAL_WORKERS="1")
     jfk = fidelity_shapes.load(data_dir / "jfk.flac")
-    long = fidelity_shapes.write_wav(tmp_path / "jfk-x30.wav", [np.tile(jfk, 30)])  # 5.5 min
+    # 22 min, so progress reports keep coming after the deletion on a slow CPU (with 5.5 min the
+    # task once finished before the deletion was seen, and nothing stopped)
+    long = fidelity_shapes.write_wav(tmp_path / "jfk-x120.wav", [np.tile(jfk, 120)])
     task = server.post(long)
     wait_until(lambda: server.running(task), "the task to run")
     engine = _pid(server.running(task))  # type: ignore[arg-type]
