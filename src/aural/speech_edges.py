@@ -9,12 +9,12 @@ how much quiet should depend on where the sound starts, not on where the grid fa
 
 So every edge that faces a pause at least as long as the pad (not an edge shared with a
 neighbouring region) is moved to lie exactly ``pad`` before the first sample of sound, or
-``pad`` after the last. "Sound" is a 10 ms
-moving RMS within ``_BELOW_PEAK_DB`` of the region's loudest 10 ms: a bar set by the speech
-itself, so the same utterance gets the same edges at any level and behind any lead-in. An edge
-is left where it was when no such pause is found near it (sound that runs on, as in steady
-noise). An edge moves inward by at most ``_LAG`` (0.25 s), less than the pad, so every frame the
-detector heard speech in stays inside its region.
+``pad`` after the last. "Sound" is a 10 ms moving RMS within ``_BELOW_PEAK_DB`` of the
+region's loudest 10 ms: a bar set by the speech itself, so the same utterance gets the same
+edges at any level and behind any lead-in. An edge is left where it was when no such pause is
+found near it (sound that runs on, as in steady noise). An edge moves inward by at most ``_LAG``
+(0.25 s), less than the pad, so every frame the detector heard speech in stays inside its
+region.
 """
 
 from __future__ import annotations
