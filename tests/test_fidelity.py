@@ -193,3 +193,24 @@ def test_batched_speech_keeps_every_clip_between_pauses_noise_and_levels(
     transcript = aural.transcribe(path, pool=pool)
     assert sum(s.end - s.start for s in transcript.segments) > 29.0  # the batched path
     assert wer(references, transcript.text) <= wer(references, alone) + 0.01, transcript.text
+
+
+@pytest.mark.parametrize("dbfs", [-35.0, -45.0])
+def test_quiet_speech_keeps_its_language_and_words(
+    pool: ModelPool, tmp_path: Path, dbfs: float
+) -> None:
+    """Whisper's features keep the level of the audio: this German sentence at -35 dBFS was
+    heard as Welsh ("Am Wochenende..." became nonsense, WER 133 %) until quiet speech was
+    raised to the nominal level before Whisper (:mod:`aural.loudness`). At -45 dBFS it is
+    raised by the most the rule allows (20 dB) and must still be heard."""
+    clip = DATA / "synthetic" / "de_weekend.flac"
+    samples = load(clip)
+    quiet = write_wav(
+        tmp_path / "quiet.wav", [samples * np.float32(10 ** ((dbfs - _rms_dbfs(samples)) / 20))]
+    )
+    alone = aural.transcribe(clip, pool=pool)
+    heard = aural.transcribe(quiet, pool=pool)
+    assert alone.language == "de"
+    assert heard.language == "de", heard.text
+    reference = text_of(clip)
+    assert wer(reference, heard.text) <= wer(reference, alone.text) + 0.01, heard.text

@@ -36,6 +36,7 @@ from aural.languages import (
     normalise_language_set,
     parse_language_option,
 )
+from aural.loudness import raised
 from aural.memory import TRIM_AFTER_AUDIO_S, release_freed_memory
 from aural.model_pool import LoadedModel
 from aural.speech import SpeechRegion, gather, head, map_speech, windows
@@ -101,10 +102,10 @@ class Transcriber:
         channels = select_channels(audio, options.channels, options.channel_mode)
         progress = _Progress(sum(c.duration for c in channels), on_progress)
         with _Workers(self.model.parallelism) as workers:
-            plans = workers.map(lambda c: self._plan_runs(c, options, requested), channels)
-            jobs = decode_jobs(
-                channels, plans, options, self.model.parallelism, self._batch(options)
-            )
+            planned = workers.map(lambda c: self._plan_runs(c, options, requested), channels)
+            heard = [channel for channel, _ in planned]
+            plans = [runs for _, runs in planned]
+            jobs = decode_jobs(heard, plans, options, self.model.parallelism, self._batch(options))
             progress.expect(jobs)
             emitter = _Emitter(jobs, on_segment)
             # Between the pieces of a long transcription, hand back what the last piece's beam
@@ -178,18 +179,31 @@ class Transcriber:
 
     def _plan_runs(
         self, channel: ChannelAudio, options: TranscriptionOptions, requested: str | None
-    ) -> list[LanguageRun]:
+    ) -> tuple[ChannelAudio, list[LanguageRun]]:
         """Split one channel's speech into runs of one language each.
 
-        Speech that fits one window is encoded here once; detection and decoding share it.
+        Returns the channel as Whisper hears it (quiet speech raised, :mod:`aural.loudness`)
+        with its runs. Speech that fits one window is encoded here once; detection and
+        decoding share it.
         """
         found = map_speech(channel.samples, options.vad, self.model.speech)
+        channel = replace(channel, samples=raised(channel.samples, found.level))
         regions = sorted(
             found.regions + self._heard_by_whisper(channel.samples, found.unsure),
             key=lambda region: region.start,
         )
         if not regions:
-            return []
+            return channel, []
+        return channel, self._runs_of(channel, regions, options, requested)
+
+    def _runs_of(
+        self,
+        channel: ChannelAudio,
+        regions: list[SpeechRegion],
+        options: TranscriptionOptions,
+        requested: str | None,
+    ) -> list[LanguageRun]:
+        """The language runs of a channel's speech ``regions``."""
         allowed = normalise_language_set(options.licensed_languages)
         ranker = Ranker(quick=self._rank, full=self._rank_full, by_decoding=self._score_by_decoding)
         if options.language_switching and requested is None:

@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from aural.audio import SAMPLE_RATE
+from aural.loudness import active_level
 from aural.speech_edges import anchored
 from aural.spool import ChannelSamples, Samples
 
@@ -220,11 +221,14 @@ class SpeechMap:
 
     ``regions`` it heard speech in; ``unsure`` are stretches it left out although their energy
     stands clearly above the channel's noise floor and it gave them some chance of speech: they
-    get a second look by Whisper itself before they are dropped.
+    get a second look by Whisper itself before they are dropped. ``level`` is the active level
+    (dBFS) of the speech in ``regions``, ``None`` without any (or with the VAD off): quiet speech
+    is raised by it (:mod:`aural.loudness`).
     """
 
     regions: list[SpeechRegion]
     unsure: list[SpeechRegion]
+    level: float | None = None
 
 
 # The second look: energy this far above the channel's noise floor (its 10th percentile of frame
@@ -263,13 +267,15 @@ def map_speech(
         return SpeechMap(pieces, [])
     detector = detector or SpeechDetector()
     probabilities = detector.probabilities(samples)
-    loud = _loud(frame_levels(samples))
+    levels = frame_levels(samples)
+    loud = _loud(levels)
     # A second opinion on every loud stretch the carried state left out (or half out).
     doubtful = _outside(loud, speech_regions(probabilities, total))
     if doubtful:
         probabilities = np.maximum(probabilities, detector.rescored(samples, doubtful))
     regions = _on_the_sound(samples, speech_regions(probabilities, total))
-    return SpeechMap(regions, _unsure(loud, probabilities, regions, total))
+    level = active_level(levels, [(r.start // FRAME, -(-r.end // FRAME)) for r in regions])
+    return SpeechMap(regions, _unsure(loud, probabilities, regions, total), level)
 
 
 def _on_the_sound(samples: ChannelSamples, regions: list[SpeechRegion]) -> list[SpeechRegion]:
