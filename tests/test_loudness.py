@@ -49,11 +49,13 @@ def test_nothing_is_copied_when_no_gain_is_due() -> None:
     assert raised(samples, None) is samples
 
 
-def test_an_array_is_scaled_by_the_gain() -> None:
+def test_an_array_is_read_scaled_and_left_as_it_was() -> None:
     samples = np.full(4, 0.01, dtype=np.float32)
     louder = raised(samples, NOMINAL_DBFS - 6.0)
-    assert isinstance(louder, np.ndarray) and louder.dtype == np.float32
-    assert louder == pytest.approx(samples * 10 ** (6 / 20))
+    assert isinstance(louder, Amplified)
+    piece = louder[0:4]
+    assert piece.dtype == np.float32
+    assert piece == pytest.approx(samples * 10 ** (6 / 20))
     assert samples[0] == np.float32(0.01)  # the caller's samples are not touched
 
 

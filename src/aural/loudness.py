@@ -59,7 +59,8 @@ def gain_db(level: float | None) -> float:
 
 
 class Amplified(SampleSource):
-    """A channel read with a fixed gain, slice by slice (a spool stays on disk)."""
+    """A channel read with a fixed gain, slice by slice (a spool stays on disk, an array is not
+    copied)."""
 
     def __init__(self, source: ChannelSamples, gain: float) -> None:
         self._source = source
@@ -75,12 +76,9 @@ class Amplified(SampleSource):
 
 def raised(samples: ChannelSamples, level: float | None) -> ChannelSamples:
     """``samples`` as Whisper should hear them, given their speech's active ``level``: the same
-    object when no gain is due; a scaled copy of an array (short audio); a scaled view of a
-    source (long audio stays on disk)."""
+    object when no gain is due, else a view that scales each slice as it is read (no copy of
+    the channel, whether it is an array or a spool on disk)."""
     gain = gain_db(level)
     if gain == 0.0:
         return samples
-    factor = 10.0 ** (gain / 20.0)
-    if isinstance(samples, SampleSource):
-        return Amplified(samples, factor)
-    return np.asarray(samples * np.float32(factor), dtype=np.float32)
+    return Amplified(samples, 10.0 ** (gain / 20.0))
