@@ -7,12 +7,13 @@ normalised away, so the same words 15 dB quieter are, to the model, different fe
 as Welsh). Raising it to -26 dBFS brought the set back to 15.5 %.
 
 The rule, per channel, from the speech the detector found (never from the whole signal, so a
-channel of noise or silence is never raised): a channel whose active speech level is below the
-nominal speech level (``NOMINAL_DBFS``, ITU-T's -26 dBov) is raised to it, by at most
-``MAX_GAIN_DB``; speech at or above it is left exactly as it is. The mapping is continuous (speech
-just below the nominal level moves a little) and depends only on the speech, so the same
-utterance gets the same gain behind any lead-in. The speech detector itself runs on the signal
-as it came: Silero is trained to be level-robust, and nothing it decided changes.
+channel in which it found no speech is never raised): a channel whose active speech level is
+below the nominal speech level (``NOMINAL_DBFS``, ITU-T's -26 dBov) is raised to it, by at most
+``MAX_GAIN_DB``; speech at or above it is left exactly as it is. The mapping is continuous
+(speech just below the nominal level moves a little) and depends only on the speech, so the
+same utterance gets the same gain behind any lead-in. The speech detector itself runs on the
+signal as it came: Silero is trained to be level-robust, and nothing it decided changes. With
+the VAD off no speech is known and nothing is raised: the request asked for the audio as it came.
 
 The level is that of ``aural.speech``'s 32 ms frames inside the speech regions, active ones only
 (within ``_ACTIVE_BELOW_PEAK_DB`` of the loudest, so the pauses inside a region do not pull it
