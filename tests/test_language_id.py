@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from aural.language_id import Ranker, Ranking, decide
+from aural.language_id import Decoded, Ranker, Ranking, decide, same_words
 from aural.spool import Samples
 
 SPEECH = np.zeros(16000 * 4, dtype=np.float32)
@@ -16,9 +16,17 @@ SPEECH = np.zeros(16000 * 4, dtype=np.float32)
 class Calls:
     """A ranker whose looks answer fixed rankings and decoding scores, counting each look."""
 
-    def __init__(self, quick: Ranking, full: Ranking, decoded: dict[str, float]) -> None:
+    def __init__(
+        self,
+        quick: Ranking,
+        full: Ranking,
+        decoded: dict[str, float],
+        texts: dict[str, str] | None = None,
+    ) -> None:
         self.answers = {"quick": quick, "full": full}
         self.decoded = decoded
+        # By default each language's transcript says other words (a language of its own).
+        self.texts = texts or {code: f"{code}1 {code}2 {code}3" for code in decoded}
         self.looks: list[str] = []
 
     def ranker(self) -> Ranker:
@@ -32,9 +40,9 @@ class Calls:
         self.looks.append(name)
         return self.answers[name]
 
-    def _decode(self, speech: Samples, candidates: Sequence[str]) -> dict[str, float]:
+    def _decode(self, speech: Samples, candidates: Sequence[str]) -> dict[str, Decoded]:
         self.looks.append("decoding")
-        return {code: self.decoded[code] for code in candidates}
+        return {code: Decoded(self.texts[code], self.decoded[code]) for code in candidates}
 
 
 def test_a_sure_detector_is_taken_at_its_word() -> None:
@@ -76,3 +84,24 @@ def test_licensing_decides_sureness_among_the_allowed() -> None:
         {"it": 0.6, "es": 0.2, "en": 0.2}, {"it": 0.6, "es": 0.2}, {"it": -0.9, "es": -0.3}
     )
     assert decide(SPEECH, calls.ranker(), frozenset({"it", "es"}))[0] == "es"
+
+
+def test_a_runner_up_that_writes_the_leaders_words_does_not_win_by_decoding() -> None:
+    """English espeak speech (en 0.60, fi 0.17 on full context) decoded with the Finnish token
+    came out as the same English sentence, more probably than with the English token: the
+    token changed nothing Whisper heard, so the clip stays English (it was labelled Finnish)."""
+    english = "The library opens at eight in the morning and closes at six in the evening."
+    calls = Calls(
+        {"en": 0.53, "fi": 0.21},
+        {"en": 0.60, "fi": 0.17},
+        {"en": -0.40, "fi": -0.27},
+        {"en": english, "fi": english.replace("eight", "idle").upper()},
+    )
+    assert decide(SPEECH, calls.ranker(), None)[0] == "en"
+    assert calls.looks == ["quick", "full", "decoding"]
+
+
+def test_same_words_reads_words_not_punctuation_or_case() -> None:
+    assert same_words("Por favor, marque el número.", "por favor marque el numero")  # 4 of 5
+    assert not same_words("Por favor, marque el número.", "Per favore, marca il numero.")
+    assert not same_words("", "")

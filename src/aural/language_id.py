@@ -10,7 +10,9 @@ applied before deciding, so sureness is judged among the languages that may actu
 
 from __future__ import annotations
 
+import difflib
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -25,9 +27,17 @@ RankSpeech = Callable[[Samples], Ranking]
 """Ranks the languages of (the first window of) some speech; a quick ranker uses a short
 encoder context, but never less than the speech itself needs."""
 
-ScoreByDecoding = Callable[[Samples, Sequence[str]], dict[str, float]]
-"""Decodes (the first window of) some speech in each candidate language and returns the mean
-token log-probability of each transcript."""
+
+@dataclass(frozen=True)
+class Decoded:
+    """A greedy transcript of some speech with one candidate's language token."""
+
+    text: str
+    mean_log_probability: float  # per token; -inf for an empty transcript
+
+
+ScoreByDecoding = Callable[[Samples, Sequence[str]], dict[str, Decoded]]
+"""Decodes (the first window of) some speech in each candidate language."""
 
 # The detector is sure of a leader it gives at least this probability; below it, a quick look is
 # ranked again on full context. On the 419 Asterisk prompts (8 kHz IVR speech) the quick look's
@@ -41,6 +51,13 @@ CLOSE_RATIO = 0.25
 # transcript is more probable by this much per token (nats). Spanish prompts that Whisper decodes
 # nearly as well in Portuguese differ by 0.01-0.18; wrong leaders lost by 0.08-0.5.
 DECODING_MARGIN = 0.1
+# Two transcripts "say the same words" when this share of their words match in order
+# (difflib's ratio over lowercased words): then the language token did not change what Whisper
+# wrote, and the more probable of the two is no evidence for its language. English espeak speech
+# decoded with the Finnish token came out as the same English sentence at -0.27 nats per token,
+# against -0.40 with the English token, and the clip was labelled Finnish. Two languages share
+# far fewer words than this (names and numbers).
+SAME_WORDS = 0.5
 # Speech this long fills Whisper's window (29 s of speech + 1 s of room for the end timestamp).
 FULL_SPEECH_S = 29.0
 # Below this, a probability counts as no support at all (log of it bounds a Viterbi cost).
@@ -116,7 +133,8 @@ def decide(
 ) -> tuple[str, float]:
     """The language of ``speech``: :func:`rank_carefully`, and when its two best are close
     after that, the one of the two that decodes the speech more probably (the runner-up only by
-    :data:`DECODING_MARGIN`).
+    :data:`DECODING_MARGIN`, and only when its transcript says other words than the leader's:
+    :data:`SAME_WORDS`).
 
     Only a close runner-up gets the decoding look: a fluent transcript is no proof of a
     language with little support from the detector. Quiet whispered English ranked en 0.77,
@@ -133,6 +151,20 @@ def decide(
     if ranker.by_decoding is None or not runner_up or not is_close(ranking):
         return leader, p_leader
     scores = ranker.by_decoding(speech, [leader, runner_up])
-    if scores[runner_up] > scores[leader] + DECODING_MARGIN:
+    lead, other = scores[leader], scores[runner_up]
+    better = other.mean_log_probability > lead.mean_log_probability + DECODING_MARGIN
+    if better and not same_words(lead.text, other.text):
         return runner_up, ranking.get(runner_up, 0.0)
     return leader, p_leader
+
+
+def same_words(first: str, second: str) -> bool:
+    """Whether two transcripts say mostly the same words (see :data:`SAME_WORDS`)."""
+    one, two = _words(first), _words(second)
+    if not one or not two:
+        return False
+    return difflib.SequenceMatcher(None, one, two, autojunk=False).ratio() >= SAME_WORDS
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"\w+", text.lower())

@@ -30,7 +30,7 @@ from aural.decoder import (
     speech_chunks,
 )
 from aural.errors import InvalidOptionError, UnsupportedLanguageError
-from aural.language_id import Ranker, Ranking, decide
+from aural.language_id import Decoded, Ranker, Ranking, decide
 from aural.languages import (
     ensure_licensed,
     normalise_language_set,
@@ -252,21 +252,23 @@ class Transcriber:
         """The same on Whisper's full 30 s context: the second look when the first is close."""
         return self._rank_on(speech, WINDOW_S)
 
-    def _score_by_decoding(self, speech: Samples, candidates: Sequence[str]) -> dict[str, float]:
-        """The mean token log-probability of a greedy transcript of (the first window of)
-        ``speech`` in each candidate: one full-context encoding, a decode per candidate."""
+    def _score_by_decoding(self, speech: Samples, candidates: Sequence[str]) -> dict[str, Decoded]:
+        """A greedy transcript of (the first window of) ``speech`` in each candidate, with its
+        mean token log-probability: one full-context encoding, a decode per candidate."""
         head = speech[: int((WINDOW_S - 1) * SAMPLE_RATE)]
         window = encode_window(self.model.whisper, head, WINDOW_S)
         greedy = TranscriptionOptions(beam_size=1, temperature=(0.0,), vad=False)
 
-        def mean_log_probability(language: str) -> float:
+        def decoded(language: str) -> Decoded:
             segments = list(decode_window(self.model.whisper, window, language, greedy))
             tokens = sum(len(s.tokens) for s in segments)
+            text = " ".join(s.text.strip() for s in segments)
             if not tokens:
-                return -math.inf
-            return float(sum(s.avg_logprob * len(s.tokens) for s in segments)) / tokens
+                return Decoded(text, -math.inf)
+            mean = float(sum(s.avg_logprob * len(s.tokens) for s in segments)) / tokens
+            return Decoded(text, mean)
 
-        return {language: mean_log_probability(language) for language in candidates}
+        return {language: decoded(language) for language in candidates}
 
     def _rank_on(self, speech: Samples, context_s: float) -> Ranking:
         head = speech[: int((WINDOW_S - 1) * SAMPLE_RATE)]
