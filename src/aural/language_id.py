@@ -10,11 +10,11 @@ applied before deciding, so sureness is judged among the languages that may actu
 
 from __future__ import annotations
 
-import difflib
 import math
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+from faster_whisper.transcribe import get_compression_ratio
 
 from aural.audio import SAMPLE_RATE
 from aural.languages import most_probable_allowed
@@ -51,13 +51,12 @@ CLOSE_RATIO = 0.25
 # transcript is more probable by this much per token (nats). Spanish prompts that Whisper decodes
 # nearly as well in Portuguese differ by 0.01-0.18; wrong leaders lost by 0.08-0.5.
 DECODING_MARGIN = 0.1
-# Two transcripts "say the same words" when this share of their words match in order
-# (difflib's ratio over lowercased words): then the language token did not change what Whisper
-# wrote, and the more probable of the two is no evidence for its language. English espeak speech
-# decoded with the Finnish token came out as the same English sentence at -0.27 nats per token,
-# against -0.40 with the English token, and the clip was labelled Finnish. Two languages share
-# far fewer words than this (names and numbers).
-SAME_WORDS = 0.5
+# A transcript that compresses more than this (gzip, Whisper's own test for a failed decode,
+# its default compression_ratio_threshold) is a repetition loop, not a reading of the speech,
+# and is no evidence for its language however probable its tokens are. English espeak speech
+# decoded with the Finnish token looped on "koko ajan ja" at -0.27 nats per token, against
+# -0.40 for the English sentence, and the clip was labelled Finnish.
+LOOPING_RATIO = 2.4
 # Speech this long fills Whisper's window (29 s of speech + 1 s of room for the end timestamp).
 FULL_SPEECH_S = 29.0
 # Below this, a probability counts as no support at all (log of it bounds a Viterbi cost).
@@ -133,8 +132,7 @@ def decide(
 ) -> tuple[str, float]:
     """The language of ``speech``: :func:`rank_carefully`, and when its two best are close
     after that, the one of the two that decodes the speech more probably (the runner-up only by
-    :data:`DECODING_MARGIN`, and only when its transcript says other words than the leader's:
-    :data:`SAME_WORDS`).
+    :data:`DECODING_MARGIN`, and never with a transcript that loops: :data:`LOOPING_RATIO`).
 
     Only a close runner-up gets the decoding look: a fluent transcript is no proof of a
     language with little support from the detector. Quiet whispered English ranked en 0.77,
@@ -153,18 +151,11 @@ def decide(
     scores = ranker.by_decoding(speech, [leader, runner_up])
     lead, other = scores[leader], scores[runner_up]
     better = other.mean_log_probability > lead.mean_log_probability + DECODING_MARGIN
-    if better and not same_words(lead.text, other.text):
+    if better and not is_looping(other.text):
         return runner_up, ranking.get(runner_up, 0.0)
     return leader, p_leader
 
 
-def same_words(first: str, second: str) -> bool:
-    """Whether two transcripts say mostly the same words (see :data:`SAME_WORDS`)."""
-    one, two = _words(first), _words(second)
-    if not one or not two:
-        return False
-    return difflib.SequenceMatcher(None, one, two, autojunk=False).ratio() >= SAME_WORDS
-
-
-def _words(text: str) -> list[str]:
-    return re.findall(r"\w+", text.lower())
+def is_looping(text: str) -> bool:
+    """Whether a transcript is a repetition loop (see :data:`LOOPING_RATIO`)."""
+    return bool(text.strip()) and get_compression_ratio(text) > LOOPING_RATIO
