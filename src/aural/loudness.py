@@ -31,7 +31,7 @@ from aural.spool import ChannelSamples, Samples, SampleSource
 
 # ITU-T's nominal speech level (-26 dBov; dBov here: a full-scale sine's RMS is -3 dBFS).
 NOMINAL_DBFS = -26.0
-# The most quiet speech is raised: speech quieter than -46 dBFS comes up only to -26 - (L + 46),
+# The most quiet speech is raised: speech at L < -46 dBFS comes up by this much only (to L + 20),
 # and a stray region of faint noise is never made loud.
 MAX_GAIN_DB = 20.0
 _ACTIVE_BELOW_PEAK_DB = 40.0
