@@ -46,8 +46,6 @@ def active_level(
     if not inside:
         return None
     levels = np.concatenate(inside).astype(np.float64)
-    if levels.size == 0:
-        return None
     active = levels[levels >= levels.max() - _ACTIVE_BELOW_PEAK_DB]
     return float(10.0 * np.log10(np.mean(10.0 ** (active / 10.0))))
 
