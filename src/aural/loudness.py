@@ -6,8 +6,9 @@ normalised away, so the same words 15 dB quieter are, to the model, different fe
 19.7 % at -35 dBFS against 14.9 % for the same 22 clips at their own levels; espeak German heard
 as Welsh). Raising it to -26 dBFS brought the set back to 15.5 %.
 
-The rule, per channel, from the speech the detector found (never from the whole signal, so a
-channel in which it found no speech is never raised): a channel whose active speech level is
+The rule, per channel (per section of a long channel, :mod:`aural.sections`), from the speech
+the detector found (never from the whole signal, so a channel in which it found no speech is
+never raised): a channel whose active speech level is
 below the nominal speech level (``NOMINAL_DBFS``, ITU-T's -26 dBov) is raised to it, by at most
 ``MAX_GAIN_DB``; speech at or above it is left exactly as it is. The mapping is continuous
 (speech just below the nominal level moves a little) and depends only on the speech, so the
@@ -81,3 +82,39 @@ def raised(samples: ChannelSamples, level: float | None) -> ChannelSamples:
     if gain == 0.0:
         return samples
     return Amplified(samples, 10.0 ** (gain / 20.0))
+
+
+class SectionGains(SampleSource):
+    """A channel read with a gain per section, for a long channel whose speech is mapped (and its
+    level measured) a section at a time (:mod:`aural.sections`).
+
+    Sections are added in timeline order while decoders already read the earlier ones; a read
+    only ever covers sections that were added (the decoders get their speech after it was
+    mapped), and each piece of it gets the gain of its section.
+    """
+
+    def __init__(self, source: ChannelSamples) -> None:
+        self._source = source
+        self._starts: list[tuple[int, np.float32]] = [(0, np.float32(1.0))]
+
+    @property
+    def frames(self) -> int:
+        return int(self._source.shape[0])
+
+    def add(self, start: int, level: float | None) -> None:
+        """From sample ``start`` on, the gain due to speech at ``level`` (:func:`gain_db`)."""
+        factor = np.float32(10.0 ** (gain_db(level) / 20.0))
+        self._starts = [*self._starts, (start, factor)]  # one assignment: readers see old or new
+
+    def read(self, start: int, stop: int) -> Samples:
+        samples = np.asarray(self._source[start:stop], dtype=np.float32)
+        starts = self._starts
+        if all(factor == 1.0 for _, factor in starts):
+            return samples
+        out = samples.copy()
+        for index, (first, factor) in enumerate(starts):
+            last = starts[index + 1][0] if index + 1 < len(starts) else self.frames
+            low, high = max(first, start), min(last, stop)
+            if low < high and factor != 1.0:
+                out[low - start : high - start] *= factor
+        return out

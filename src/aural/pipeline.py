@@ -6,10 +6,11 @@ decodes files nor formats output (see :mod:`aural.audio` and :mod:`aural.formats
 
 from __future__ import annotations
 
+import bisect
 import math
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Literal, TypeVar
 
@@ -39,6 +40,7 @@ from aural.languages import (
 from aural.loudness import raised
 from aural.memory import TRIM_AFTER_AUDIO_S, release_freed_memory
 from aural.model_pool import LoadedModel
+from aural.sections import SectionedChannel, is_sectioned
 from aural.speech import SpeechRegion, gather, head, map_speech, windows
 from aural.spool import ChannelSamples, Samples
 from aural.switching import LanguageRun, plan_runs
@@ -101,22 +103,29 @@ class Transcriber:
         requested = self._requested_language(options)
         channels = select_channels(audio, options.channels, options.channel_mode)
         progress = _Progress(sum(c.duration for c in channels), on_progress)
+        emitter = _Emitter(on_segment)
+        streams: list[SectionedChannel] = []
         with _Workers(self.model.parallelism) as workers:
-            planned = workers.map(lambda c: self._plan_runs(c, options, requested), channels)
-            heard = [channel for channel, _ in planned]
-            plans = [runs for _, runs in planned]
-            jobs = decode_jobs(heard, plans, options, self.model.parallelism, self._batch(options))
-            progress.expect(jobs)
-            emitter = _Emitter(jobs, on_segment)
-            # Between the pieces of a long transcription, hand back what the last piece's beam
-            # search freed: glibc keeps it in its arenas, fragmented, and the peak crept up with
-            # the number of pieces (754 s file 622 -> 565 MB, 2 h file 719 -> 576 MB, the same
-            # wall time). Short audio (one piece, or a short stereo clip) never pays for it.
-            trim = len(jobs) > 1 and progress.total >= TRIM_AFTER_AUDIO_S
-            decoded = workers.map(
-                lambda job: emitter.done(job, self._decode_job(job, options, progress, trim)),
-                jobs,
-            )
+            if self._sectioned(channels, options, requested):
+                streams = [self._stream_of(c, options, requested) for c in channels]
+                pieces: Iterable[list[DecodeJob]] = self._sectioned_jobs(streams, options, progress)
+                # Between the pieces of a long transcription, hand back what the last piece's
+                # beam search freed: glibc keeps it in its arenas, fragmented, and the peak
+                # crept up with the number of pieces (754 s file 622 -> 565 MB, 2 h file
+                # 719 -> 576 MB, the same wall time). Short audio never pays for it.
+                trim = progress.total >= TRIM_AFTER_AUDIO_S
+            else:
+                planned = workers.map(lambda c: self._plan_runs(c, options, requested), channels)
+                heard = [channel for channel, _ in planned]
+                plans = [runs for _, runs in planned]
+                jobs = decode_jobs(
+                    heard, plans, options, self.model.parallelism, self._batch(options)
+                )
+                pieces = [jobs]
+                trim = len(jobs) > 1 and progress.total >= TRIM_AFTER_AUDIO_S
+            decoded = self._decode_all(pieces, workers, options, progress, emitter, trim)
+        if streams:
+            plans = [stream.runs() for stream in streams]
         progress.finish()
         segments = [segment for job_segments in decoded for segment in job_segments]
         infos = [
@@ -131,6 +140,97 @@ class Transcriber:
             channels=tuple(infos),
             segments=tuple(replace(s, id=i) for i, s in enumerate(ordered)),
         )
+
+    def _decode_all(
+        self,
+        pieces: Iterable[list[DecodeJob]],
+        workers: _Workers,
+        options: TranscriptionOptions,
+        progress: _Progress,
+        emitter: _Emitter,
+        trim: bool,
+    ) -> list[list[Segment]]:
+        """Each job's segments, the jobs handed to the workers as ``pieces`` yields them (the
+        planning of a long channel goes on meanwhile); the first failure (a deleted task's
+        progress report, say) stops the planning and cancels what has not started."""
+        futures: list[Future[list[Segment]]] = []
+
+        def run(job: DecodeJob) -> list[Segment]:
+            return emitter.done(job, self._decode_job(job, options, progress, trim))
+
+        try:
+            for jobs in pieces:
+                for job in jobs:
+                    emitter.add(job)
+                    progress.add(job)
+                for job in sorted(jobs, key=lambda j: j.run.speech_duration, reverse=True):
+                    futures.append(workers.submit(run, job))
+                for future in futures:
+                    if future.done() and future.exception() is not None:
+                        future.result()  # raises it
+            return [future.result() for future in futures]
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+
+    def _sectioned(
+        self, channels: list[ChannelAudio], options: TranscriptionOptions, requested: str | None
+    ) -> bool:
+        """Whether the request's long channels are mapped a section at a time
+        (:mod:`aural.sections`): with the VAD on, batched decoding, and one language per channel
+        (language switching plans its runs over the whole channel)."""
+        one_language = requested is not None or not options.language_switching
+        return (
+            options.vad
+            and options.batch_size > 0
+            and one_language
+            and any(is_sectioned(c) for c in channels)
+        )
+
+    def _stream_of(
+        self, channel: ChannelAudio, options: TranscriptionOptions, requested: str | None
+    ) -> SectionedChannel:
+        return SectionedChannel(
+            channel,
+            language=requested,
+            probability=1.0 if requested is not None else 0.0,
+            chunk_s=min(WINDOW_S, float(options.chunk_length_s)),
+            batch=max(1, self._batch(options)),
+        )
+
+    def _sectioned_jobs(
+        self, streams: list[SectionedChannel], options: TranscriptionOptions, progress: _Progress
+    ) -> Iterator[list[DecodeJob]]:
+        """Maps the channels a section at a time (the one furthest behind first) and yields the
+        decoding jobs each section makes ready."""
+        allowed = normalise_language_set(options.licensed_languages)
+        ranker = Ranker(quick=self._rank, full=self._rank_full, by_decoding=self._score_by_decoding)
+
+        def decide_language(
+            heard: ChannelSamples, regions: list[SpeechRegion]
+        ) -> tuple[str, float]:
+            return decide(gather(heard, head(regions, WINDOW_S)), ranker, allowed)
+
+        def map_section(piece: Samples) -> tuple[list[SpeechRegion], float | None]:
+            return self._map_speech(piece, options)
+
+        total = sum(s.channel.samples.shape[0] for s in streams)
+        while not all(stream.done for stream in streams):
+            stream = min((s for s in streams if not s.done), key=lambda s: s.next_start)
+            ready = stream.advance(map_section, decide_language)
+            progress.planned(sum(s.mapped_to for s in streams) / total)
+            jobs: list[DecodeJob] = []
+            for piece in ready:
+                channel = replace(stream.channel, samples=stream.heard)
+                run = LanguageRun(piece.language, piece.probability, piece.regions)
+                if piece.last:
+                    jobs += decode_jobs(
+                        [channel], [[run]], options, self.model.parallelism, self._batch(options)
+                    )
+                else:
+                    jobs.append(DecodeJob(channel, run, "batched"))
+            yield jobs
 
     def _decode_job(
         self, job: DecodeJob, options: TranscriptionOptions, progress: _Progress, trim: bool
@@ -186,15 +286,24 @@ class Transcriber:
         with its runs. Speech that fits one window is encoded here once; detection and
         decoding share it.
         """
-        found = map_speech(channel.samples, options.vad, self.model.speech)
-        channel = replace(channel, samples=raised(channel.samples, found.level))
-        regions = sorted(
-            found.regions + self._heard_by_whisper(channel.samples, found.unsure),
-            key=lambda region: region.start,
-        )
+        regions, level = self._map_speech(channel.samples, options)
+        channel = replace(channel, samples=raised(channel.samples, level))
         if not regions:
             return channel, []
         return channel, self._runs_of(channel, regions, options, requested)
+
+    def _map_speech(
+        self, samples: ChannelSamples, options: TranscriptionOptions
+    ) -> tuple[list[SpeechRegion], float | None]:
+        """The speech regions of ``samples`` (the detector's, and the unsure stretches Whisper
+        hears speech in), in time order, with the active level of the detector's speech."""
+        found = map_speech(samples, options.vad, self.model.speech)
+        heard = raised(samples, found.level)
+        regions = sorted(
+            found.regions + self._heard_by_whisper(heard, found.unsure),
+            key=lambda region: region.start,
+        )
+        return regions, found.level
 
     def _runs_of(
         self,
@@ -405,6 +514,17 @@ class _Workers:
             return [function(item) for item in items]
         return list(self._pool.map(function, items))
 
+    def submit(self, function: Callable[[_T], _R], item: _T) -> Future[_R]:
+        """``function(item)`` on a worker thread (inline, already done, with one worker)."""
+        if self._pool is not None:
+            return self._pool.submit(function, item)
+        future: Future[_R] = Future()
+        try:
+            future.set_result(function(item))
+        except BaseException as error:  # handed on to whoever asks for the result
+            future.set_exception(error)
+        return future
+
 
 class _Emitter:
     """Hands each segment to ``callback`` once it is final, in timeline order per channel.
@@ -416,14 +536,19 @@ class _Emitter:
     :class:`Transcript` (ordered over all channels); streamed segments count per call.
     """
 
-    def __init__(self, jobs: Sequence[DecodeJob], callback: SegmentCallback | None) -> None:
+    def __init__(self, callback: SegmentCallback | None) -> None:
         self.callback = callback
         self._lock = threading.Lock()
         self._pending: dict[int, list[DecodeJob]] = {}
-        for job in sorted(jobs, key=lambda j: j.start_s):
-            self._pending.setdefault(job.channel.channel, []).append(job)
         self._finished: dict[int, list[Segment]] = {}
         self._sent = 0
+
+    def add(self, job: DecodeJob) -> None:
+        """Expect ``job``'s segments: jobs are added before they run, and a channel's jobs in
+        the order of its timeline (a long channel's later sections after its earlier ones)."""
+        with self._lock:
+            queue = self._pending.setdefault(job.channel.channel, [])
+            queue.insert(bisect.bisect(queue, job.start_s, key=lambda j: j.start_s), job)
 
     def done(self, job: DecodeJob, segments: list[Segment]) -> list[Segment]:
         """Record ``job``'s segments, hand on what became final; returns ``segments``."""
@@ -448,10 +573,17 @@ class _Progress:
         self._lock = threading.Lock()
         self._covered: dict[int, float] = {}
         self._spans: dict[int, tuple[float, float]] = {}
+        self._planned = 1.0
         self._reported = 0.0
 
-    def expect(self, jobs: Sequence[DecodeJob]) -> None:
-        self._spans = {id(job): (job.start_s, job.end_s) for job in jobs}
+    def add(self, job: DecodeJob) -> None:
+        with self._lock:
+            self._spans[id(job)] = (job.start_s, job.end_s)
+
+    def planned(self, fraction: float) -> None:
+        """Only ``fraction`` of the audio is mapped so far (its jobs are not all known)."""
+        with self._lock:
+            self._planned = fraction
 
     def reached(self, job: DecodeJob, seconds: float) -> None:
         """``job`` has decoded its speech up to ``seconds`` on its channel's timeline."""
@@ -462,7 +594,7 @@ class _Progress:
             covered = min(max(seconds, start), end) - start
             self._covered[id(job)] = max(self._covered.get(id(job), 0.0), covered)
             spans = sum(e - s for s, e in self._spans.values()) or 1.0
-            done = self.total * sum(self._covered.values()) / spans
+            done = self.total * self._planned * sum(self._covered.values()) / spans
             if done > self._reported:  # tails decoded again arrive late: never step back
                 self._reported = done
                 self.callback(done, self.total)

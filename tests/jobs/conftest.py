@@ -59,10 +59,19 @@ def pid_alive(pid: int) -> bool:
     return state != "Z"
 
 
-def wait_until(condition: Callable[[], object], what: str, timeout_s: float = 180.0) -> None:
+def wait_until(
+    condition: Callable[[], object],
+    what: str,
+    timeout_s: float = 180.0,
+    log: Callable[[], str] | None = None,
+) -> None:
+    """Poll ``condition``; on timeout fail with ``what`` and the tail of ``log`` (the server's),
+    which says what the server did meanwhile."""
     deadline = time.monotonic() + timeout_s
     while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        if time.monotonic() >= deadline:
+            tail = "\n".join(log().splitlines()[-40:]) if log is not None else ""
+            pytest.fail(f"timed out waiting for {what}\n{tail}")
         time.sleep(0.02)
 
 

@@ -200,7 +200,16 @@ def test_a_task_deleted_while_it_runs_stops_at_once_and_the_engine_goes_on(
     engine = _pid(server.running(task))  # type: ignore[arg-type]
     deleted = httpx.delete(f"{server.url}{PHONEXIA}/{task}", timeout=30)
     assert deleted.status_code == 204
-    wait_until(lambda: "transcription stopped at" in server.text(), "the transcription to stop")
+    # The stop comes at the first progress report after the deletion: after the speech map of
+    # 22 min of audio when the deletion came during planning. A slow, shared CPU once took
+    # over 180 s to get there, so the deadline is generous; the assertion is that it stops.
+    wait_until(
+        lambda: "transcription stopped at" in server.text() or "result dropped" in server.text(),
+        "the transcription to stop",
+        timeout_s=600,
+        log=server.text,
+    )
+    assert "result dropped" not in server.text(), "it ran to its end: the deletion went unseen"
     stopped = re.search(r"transcription stopped at (\d+)% of its audio", server.text())
     assert stopped is not None and int(stopped.group(1)) < 100
     assert server.store.get(task) is None
