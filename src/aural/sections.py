@@ -104,11 +104,11 @@ class SectionedChannel:
     chunk_s: float
     batch: int
     heard: SectionGains = field(init=False)
-    regions: list[SpeechRegion] = field(default_factory=list)
-    mapped_to: int = 0  # samples mapped so far
+    regions: list[SpeechRegion] = field(init=False, default_factory=list)
+    mapped_to: int = field(init=False, default=0)  # samples mapped so far
     _bounds: Iterator[tuple[int, int]] = field(init=False)
     _next: tuple[int, int] | None = field(init=False)
-    _held: list[SpeechRegion] = field(default_factory=list)
+    _held: list[SpeechRegion] = field(init=False, default_factory=list)  # speech not yet released
 
     def __post_init__(self) -> None:
         self.heard = SectionGains(self.channel.samples)
