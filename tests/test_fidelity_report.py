@@ -65,6 +65,8 @@ def test_figures_and_goals_from_known_answers(tmp_path: Any) -> None:
     tasks = [
         *fidelity._item_tasks(_clip("alone"), tmp_path),
         *fidelity._item_tasks(_clip("pink-50dB-27"), tmp_path),
+        *fidelity._item_tasks(_clip("level-35dB"), tmp_path),
+        *fidelity._item_tasks(_clip("telephone-8k"), tmp_path),
         *fidelity._item_tasks(_item("lid", "lid/es/a", "es", "hola"), tmp_path),
         *fidelity._item_tasks(_item("lid", "lid/es/b", "es", "adios"), tmp_path),
         *fidelity._item_tasks(_item("negative", "negative/tone", None), tmp_path),
@@ -75,6 +77,12 @@ def test_figures_and_goals_from_known_answers(tmp_path: Any) -> None:
     calls = [
         _call("fidelity/clip/jfk/alone", JFK),
         _call("fidelity/clip/jfk/pink-50dB-27", lost_two),
+        # six words heard wrong, none left out
+        _call(
+            "fidelity/clip/jfk/level-35dB",
+            "And so my follow Americans, ask nut wat your county con dew for you",
+        ),
+        _call("fidelity/clip/jfk/telephone-8k", "And so my fellow"),  # 10 of 14 words deleted
         _call("fidelity/lid/es/a", "hola", "es"),
         _call("fidelity/lid/es/b", "adios", "la"),
         _call("fidelity/negative/tone", "Thank you."),
@@ -85,8 +93,21 @@ def test_figures_and_goals_from_known_answers(tmp_path: Any) -> None:
     summary = report.summarise(plan, [record])
     f = summary["fidelity"]
     clips = f["clips"][p.AURAL_CLI]
-    assert clips["per_clip_delta"]["jfk"] == {"alone": 0.0, "pink-50dB-27": round(500 / 14, 2)}
-    assert clips["worst"] == {"delta": round(500 / 14, 2), "clip": "jfk", "variant": "pink-50dB-27"}
+    assert clips["per_clip_delta"]["jfk"] == {
+        "alone": 0.0,
+        "pink-50dB-27": round(500 / 14, 2),
+        "level-35dB": round(600 / 14, 2),
+        "telephone-8k": round(1000 / 14, 2),
+    }
+    # The telephone band is not a lead-in: it is the worst cell of its own, not the invariant's.
+    assert clips["worst"] == {"delta": round(600 / 14, 2), "clip": "jfk", "variant": "level-35dB"}
+    assert clips["worst_band"]["variant"] == "telephone-8k"
+    # A word heard differently is not a word dropped.
+    assert clips["worst_dropped"] == {
+        "delta": round(500 / 14, 2),
+        "clip": "jfk",
+        "variant": "pink-50dB-27",
+    }
     assert f["language_id"][p.AURAL_CLI]["per_language"]["es"]["wrong"] == {"la": 1}
     assert f["language_id"][p.AURAL_CLI]["accuracy"] == 0.5
     assert f["negatives"][p.AURAL_CLI]["words"] == 2
