@@ -1,11 +1,26 @@
-"""Cutting a text-only batched chunk into segments from its aligned words."""
+"""Cutting a text-only batched chunk into segments from its aligned words; the full-context
+language look over several views."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 from faster_whisper.transcribe import Segment as WhisperSegment
 from faster_whisper.transcribe import Word as WhisperWord
 
-from aural.decoder import SEGMENT_PAUSE_S, split_at_sentences
+from aural.audio import decode_audio
+from aural.decoder import (
+    SEGMENT_PAUSE_S,
+    WINDOW_S,
+    encode_window,
+    rank_languages,
+    rank_languages_over_views,
+    split_at_sentences,
+)
+from aural.model_pool import ModelPool
+
+DATA = Path(__file__).parent / "data"
 
 
 def _chunk(*words: tuple[float, float, str]) -> WhisperSegment:
@@ -54,3 +69,20 @@ def test_a_chunk_without_aligned_words_stays_whole_and_an_empty_one_is_dropped()
         compression_ratio=1.0, no_speech_prob=0.9, words=None, temperature=0.0,
     )  # fmt: skip
     assert list(split_at_sentences(empty, _token_ids)) == []
+
+
+def test_the_full_look_is_the_mean_of_its_views(pool: ModelPool) -> None:
+    """Each view is a full-context look at the speech a few tens of milliseconds later; the
+    ranking of several is their mean, and one view at 0 s is the plain full-context look."""
+    whisper = pool.get().whisper
+    speech = decode_audio(DATA / "lang" / "es_conf-getpin.flac").samples.mean(axis=0)
+    speech = np.asarray(speech, dtype=np.float32)
+    plain = rank_languages(whisper, encode_window(whisper, speech, WINDOW_S).encoder_output)
+    one = rank_languages_over_views(whisper, speech, [0.0])
+    assert one.keys() == plain.keys()
+    assert max(abs(one[code] - plain[code]) for code in plain) < 1e-4
+    later = rank_languages_over_views(whisper, speech, [0.1])
+    both = rank_languages_over_views(whisper, speech, [0.0, 0.1])
+    assert max(abs(both[c] - (one[c] + later[c]) / 2) for c in both) < 1e-4
+    assert abs(sum(both.values()) - 1.0) < 1e-3
+    assert max(both, key=lambda code: both[code]) == "es"

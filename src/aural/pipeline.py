@@ -28,6 +28,7 @@ from aural.decoder import (
     fits_one_window,
     no_speech_probability,
     rank_languages,
+    rank_languages_over_views,
     speech_chunks,
 )
 from aural.errors import InvalidOptionError, UnsupportedLanguageError
@@ -56,6 +57,11 @@ SECOND_LOOK_NO_SPEECH = 0.5
 # Encoder context (s) of a language detection that does not also decode: language ID holds on
 # shorter padding than decoding does (see benchmarks/results/2026-11-21-levers.md).
 DETECTION_CONTEXT_S = 5.0
+# Where the views of the full look start in its window (s): the detector's verdict on short
+# speech moves with a few tens of milliseconds of offset, and the mean of four views is steadier
+# than any one. On the 419 Asterisk prompts the full look alone was right on 408, the mean of
+# these four views on 413 (two to seven views: 412-414).
+FULL_LOOK_SHIFTS_S = (0.0, 0.05, 0.1, 0.15)
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
@@ -358,8 +364,10 @@ class Transcriber:
         return self._rank_on(speech, DETECTION_CONTEXT_S)
 
     def _rank_full(self, speech: Samples) -> Ranking:
-        """The same on Whisper's full 30 s context: the second look when the first is close."""
-        return self._rank_on(speech, WINDOW_S)
+        """The same on Whisper's full 30 s context, averaged over a few views of the speech
+        (:data:`FULL_LOOK_SHIFTS_S`): the second look when the first is unsure."""
+        head = speech[: int((WINDOW_S - 1 - max(FULL_LOOK_SHIFTS_S)) * SAMPLE_RATE)]
+        return rank_languages_over_views(self.model.whisper, head, FULL_LOOK_SHIFTS_S)
 
     def _score_by_decoding(self, speech: Samples, candidates: Sequence[str]) -> dict[str, Decoded]:
         """A greedy transcript of (the first window of) ``speech`` in each candidate, with its
