@@ -7,7 +7,15 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from aural.language_id import Decoded, Ranker, Ranking, decide, is_looping
+from aural.language_id import (
+    EVIDENCE_SURE,
+    Decoded,
+    Ranker,
+    Ranking,
+    decide,
+    is_looping,
+    rank_carefully,
+)
 from aural.spool import Samples
 
 SPEECH = np.zeros(16000 * 4, dtype=np.float32)
@@ -46,8 +54,21 @@ class Calls:
 
 
 def test_a_sure_detector_is_taken_at_its_word() -> None:
-    calls = Calls({"en": 0.95, "de": 0.03}, {"de": 0.9}, {"en": -1.0, "de": -0.1})
+    calls = Calls({"en": 0.97, "de": 0.02}, {"de": 0.9}, {"en": -1.0, "de": -0.1})
     assert decide(SPEECH, calls.ranker(), None)[0] == "en"
+    assert calls.looks == ["quick"]
+
+
+def test_a_decision_asks_more_of_the_quick_look_than_one_window_of_evidence() -> None:
+    """A Spanish IVR prompt that the quick look calls Catalan at 0.918: a decision looks again
+    (and the full look says Spanish); as one window among many for the Viterbi pass of
+    language switching, the quick look is taken as it is."""
+    calls = Calls({"ca": 0.918, "es": 0.056}, {"es": 0.6, "ca": 0.3}, {"es": -0.4, "ca": -0.6})
+    assert decide(SPEECH, calls.ranker(), None)[0] == "es"
+    assert calls.looks[:2] == ["quick", "full"]
+    calls = Calls({"ca": 0.918, "es": 0.056}, {"es": 0.6, "ca": 0.3}, {"es": -0.4, "ca": -0.6})
+    evidence = rank_carefully(SPEECH, calls.ranker(), None, sure=EVIDENCE_SURE)
+    assert max(evidence, key=lambda code: evidence[code]) == "ca"
     assert calls.looks == ["quick"]
 
 

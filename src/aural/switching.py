@@ -17,6 +17,7 @@ from aural.audio import SAMPLE_RATE
 from aural.decoder import EncodedWindow
 from aural.language_id import (
     CLOSE_RATIO,
+    EVIDENCE_SURE,
     Ranker,
     Ranking,
     RankSpeech,
@@ -120,7 +121,7 @@ def plan_runs(
     def window_evidence(group: list[SpeechRegion]) -> Ranking:
         speech = gather(samples, group)  # one window at a time: memory stays flat
         probe = ranker.quick(speech[: int(WINDOW_PROBE_S * SAMPLE_RATE)])
-        return rank_carefully(speech, ranker, allowed, first=probe)
+        return rank_carefully(speech, ranker, allowed, first=probe, sure=EVIDENCE_SURE)
 
     found = iter(run_all(window_evidence, [g for g, e in zip(groups, enough, strict=True) if e]))
     evidence: list[Ranking | None] = [next(found) if e else None for e in enough]
