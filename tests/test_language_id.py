@@ -4,6 +4,7 @@ calls; the real detector on real prompts is in test_pipeline.py and the benchmar
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -129,3 +130,16 @@ def test_a_loop_is_told_from_a_sentence() -> None:
     assert is_looping("Väljää on" + " koko ajan ja" * 40)
     assert not is_looping("Por favor, marque el número de la conferencia seguido de la tecla.")
     assert not is_looping("")
+
+
+def test_window_evidence_takes_the_full_look_on_one_view() -> None:
+    """Switching ranks every window: its evidence uses the one-view full look (one encode per
+    window), decisions the full look of several views."""
+    calls = Calls({"ca": 0.6, "es": 0.3}, {"es": 0.6, "ca": 0.3}, {"es": -0.4, "ca": -0.6})
+    once: list[str] = []
+    ranker = replace(calls.ranker(), full_once=lambda s: once.append("once") or {"es": 0.9})
+    evidence = rank_carefully(SPEECH, ranker.for_evidence(), None, sure=EVIDENCE_SURE)
+    assert evidence == {"es": 0.9}
+    assert (calls.looks, once) == (["quick"], ["once"])
+    assert rank_carefully(SPEECH, ranker, None) == {"es": 0.6, "ca": 0.3}
+    assert calls.looks == ["quick", "quick", "full"]

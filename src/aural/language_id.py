@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from faster_whisper.transcribe import get_compression_ratio
 
@@ -42,10 +42,12 @@ ScoreByDecoding = Callable[[Samples, Sequence[str]], dict[str, Decoded]]
 # A decision is sure of a leader the detector gives at least this probability; below it, the
 # quick look is ranked again on full context. The quick look is one noisy sample: on short
 # speech the detector's probabilities swing by 0.3 with 50 ms of offset, and on the 419 Asterisk
-# prompts (8 kHz IVR speech) one wrong leader had 0.918 (ca, for es). With the four-view full
-# look, any bar from 0.92 to 0.99 gave the same 415 right answers (0.9: 414): the second look
-# never undid a right quick answer. At 0.95, 27 % of the prompts get it (18 % at 0.9).
-SURE = 0.95
+# prompts (8 kHz IVR speech) the highest wrong quick leader had 0.918 (ca, for es). With the
+# four-view full look, any bar from 0.92 to 0.99 gave the same 415 right answers (0.9: 414): the
+# second look never undid a right quick answer, but each costs four full-context encodes (about
+# 3 s on 2 cores), so the bar is the lowest with a margin over that wrong leader: 21 % of the
+# prompts get the full look (18 % at 0.9, 27 % at 0.95).
+SURE = 0.93
 # The same bar for one window's evidence when switching languages: the Viterbi pass weighs many
 # windows and one weak window cannot start a run, so a window needs less than a decision, and a
 # full look per window is what switching costs.
@@ -72,11 +74,22 @@ MIN_PROBABILITY = 1e-4
 @dataclass(frozen=True)
 class Ranker:
     """Two ways to rank speech: ``quick`` (short encoder context) and ``full`` (30 s), and
-    optionally a last look for a close call, by decoding in the two best languages."""
+    optionally a last look for a close call, by decoding in the two best languages.
+
+    ``full_once`` is the full look on one view of the speech where ``full`` may average
+    several: for evidence that is one vote among many (a window of language switching), where
+    the cost of a look is paid per window."""
 
     quick: RankSpeech
     full: RankSpeech
     by_decoding: ScoreByDecoding | None = None
+    full_once: RankSpeech | None = None
+
+    def for_evidence(self) -> Ranker:
+        """This ranker with its one-view full look (itself when it has none)."""
+        if self.full_once is None:
+            return self
+        return replace(self, full=self.full_once)
 
 
 def allowed_ranking(ranking: Ranking, allowed: frozenset[str] | None) -> Ranking:

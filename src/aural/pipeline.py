@@ -211,7 +211,7 @@ class Transcriber:
         """Maps the channels a section at a time (the one furthest behind first) and yields the
         decoding jobs each section makes ready."""
         allowed = normalise_language_set(options.licensed_languages)
-        ranker = Ranker(quick=self._rank, full=self._rank_full, by_decoding=self._score_by_decoding)
+        ranker = self._ranker()
 
         def decide_language(
             heard: ChannelSamples, regions: list[SpeechRegion]
@@ -320,7 +320,7 @@ class Transcriber:
     ) -> list[LanguageRun]:
         """The language runs of a channel's speech ``regions``."""
         allowed = normalise_language_set(options.licensed_languages)
-        ranker = Ranker(quick=self._rank, full=self._rank_full, by_decoding=self._score_by_decoding)
+        ranker = self._ranker()
         if options.language_switching and requested is None:
             with _Workers(self.model.parallelism) as workers:
                 return plan_runs(channel.samples, regions, ranker, allowed, workers.map)
@@ -358,6 +358,14 @@ class Transcriber:
             verdicts = workers.map(heard, groups)
         return [r for group, kept in zip(groups, verdicts, strict=True) if kept for r in group]
 
+    def _ranker(self) -> Ranker:
+        return Ranker(
+            quick=self._rank,
+            full=self._rank_full,
+            by_decoding=self._score_by_decoding,
+            full_once=self._rank_full_once,
+        )
+
     def _rank(self, speech: Samples) -> Ranking:
         """Whisper's language probabilities for (the first window of) ``speech``, on the
         shortest encoder context that language ID holds on."""
@@ -368,6 +376,10 @@ class Transcriber:
         (:data:`FULL_LOOK_SHIFTS_S`): the second look when the first is unsure."""
         head = speech[: int((WINDOW_S - 1 - max(FULL_LOOK_SHIFTS_S)) * SAMPLE_RATE)]
         return rank_languages_over_views(self.model.whisper, head, FULL_LOOK_SHIFTS_S)
+
+    def _rank_full_once(self, speech: Samples) -> Ranking:
+        """The full-context look on one view: one encode."""
+        return self._rank_on(speech, WINDOW_S)
 
     def _score_by_decoding(self, speech: Samples, candidates: Sequence[str]) -> dict[str, Decoded]:
         """A greedy transcript of (the first window of) ``speech`` in each candidate, with its

@@ -118,10 +118,12 @@ def plan_runs(
     groups = windows(regions, WINDOW_S)
     enough = [sum(r.duration for r in group) >= MIN_WINDOW_SPEECH_S for group in groups]
 
+    evidence_ranker = ranker.for_evidence()
+
     def window_evidence(group: list[SpeechRegion]) -> Ranking:
         speech = gather(samples, group)  # one window at a time: memory stays flat
         probe = ranker.quick(speech[: int(WINDOW_PROBE_S * SAMPLE_RATE)])
-        return rank_carefully(speech, ranker, allowed, first=probe, sure=EVIDENCE_SURE)
+        return rank_carefully(speech, evidence_ranker, allowed, first=probe, sure=EVIDENCE_SURE)
 
     found = iter(run_all(window_evidence, [g for g, e in zip(groups, enough, strict=True) if e]))
     evidence: list[Ranking | None] = [next(found) if e else None for e in enough]
