@@ -254,15 +254,26 @@ def _decode_with_timestamps(
     options: TranscriptionOptions,
 ) -> Iterator[WhisperSegment]:
     """One chunk decoded with timestamp tokens, and speech still unheard after its last
-    segment decoded again as a trimmed window."""
+    segment decoded again as a trimmed window, as often as that leaves speech unheard.
+
+    Whisper may end a window's pass after its first sentence again and again: three copies of a
+    quiet German sentence behind a loud one, each pass heard one more (on one CPU, not on
+    another). Each round starts where the last heard speech ends; a round that hears nothing
+    moves past the first region it was given, so every region gets a window of its own and
+    the rounds are bounded by the chunk's regions.
+    """
     segments = list(_batches(whisper, speech, [chunk], language, options, 1, False))
     yield from segments
     regions = tuple(speech.regions)
-    for tail in _unheard_tails([chunk], regions, [_heard_until(chunk, segments)]):
+    heard = _heard_until(chunk, segments)
+    while tails := _unheard_tails([chunk], regions, [heard]):
+        tail = tails[0]
         window = encode_window(whisper, speech[tail.start : tail.end])
         offset = tail.start / SAMPLE_RATE
-        for segment in decode_window(whisper, window, language, options):
-            yield _shifted(segment, offset)
+        found = [_shifted(s, offset) for s in decode_window(whisper, window, language, options)]
+        yield from found
+        first = next(r for r in regions if r.end > tail.start)
+        heard = max(_heard_until(chunk, found), first.end, heard + 1)
 
 
 class _ChunkByChunkEncoder:
