@@ -209,7 +209,8 @@ def decode_batched(
     words show where it stopped. A chunk with more than a second of speech after its last word
     gets a second look, with timestamp tokens, and any speech still unheard after that is
     decoded as one window with a trimmed encoder input (a tail is short, and a batched pass
-    would pay a full 30 s encoder pass for it). So no speech is dropped: on the benchmark's 77 s
+    would pay a full 30 s encoder pass for it), round after round until it is heard. So no
+    speech is dropped: on the benchmark's 77 s
     file the tails took the WER from 7.1 % back to that of the sequential loop. The second look
     is rare. The 754 s file had none, and the 77 s file had one, where a lone "SIP" came after
     a pause at the end of a chunk. Decoded alone as a tail, that word came out twice with
