@@ -24,6 +24,9 @@ FASTER_WHISPER_GREEDY = "faster-whisper-greedy"  # the same with beam 1, for ref
 WHISPER_CPP = "whisper.cpp"  # pywhispercpp on the ggml converted from the same weights, beam 5
 WHISPER_CPP_GREEDY = "whisper.cpp-greedy"
 FASTER_WHISPER_BATCHED = "faster-whisper-batched"  # BatchedInferencePipeline, batch 8, beam 5
+# The same, started under the glibc huge-pages tunable `aural transcribe` gives itself for long
+# audio (aural.memory): a reference row, so the report shows what the tunable alone is worth.
+FASTER_WHISPER_BATCHED_HUGE_PAGES = "faster-whisper-batched-huge-pages"
 # The previous release's aural (issue 10's speed cost), run from its own source tree with this
 # venv: ``--previous REF`` (benchmarks/fidelity.py).
 AURAL_PREVIOUS = "aural-previous"
@@ -200,6 +203,7 @@ def full_plan(work: Path, reps: int, clip_repeats: int, threads: int, mode: str)
     long_systems = (
         *SPEED_SYSTEMS,
         FASTER_WHISPER_BATCHED,
+        FASTER_WHISPER_BATCHED_HUGE_PAGES,
         FASTER_WHISPER_GREEDY,
         WHISPER_CPP_GREEDY,
     )
@@ -271,7 +275,13 @@ def smoke_plan(work: Path, threads: int) -> Plan:
     lang = sets.TEST_DATA / "lang"
     long = replace(
         _built_task("long", mini, ("long", "minute"), "long"),
-        systems=(AURAL_CLI, FASTER_WHISPER, WHISPER_CPP, FASTER_WHISPER_BATCHED),
+        systems=(
+            AURAL_CLI,
+            FASTER_WHISPER,
+            WHISPER_CPP,
+            FASTER_WHISPER_BATCHED,
+            FASTER_WHISPER_BATCHED_HUGE_PAGES,
+        ),
     )
     tiny = (
         long,
@@ -291,7 +301,12 @@ def smoke_plan(work: Path, threads: int) -> Plan:
         *_switching_tasks(crop.path, crop.duration, crop.placed),
     )
     rounds = (
-        Round("tiny", "tiny.en", (*SPEED_SYSTEMS, FASTER_WHISPER_BATCHED), tiny),
+        Round(
+            "tiny",
+            "tiny.en",
+            (*SPEED_SYSTEMS, FASTER_WHISPER_BATCHED, FASTER_WHISPER_BATCHED_HUGE_PAGES),
+            tiny,
+        ),
         Round("minute", "tiny.en", (AURAL_PROCESS, FASTER_WHISPER), (replace(long, systems=None),)),
         Round("base", "base", (AURAL_CLI, FASTER_WHISPER), base),
     )

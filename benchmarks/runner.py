@@ -97,6 +97,28 @@ def http_unavailable() -> str | None:
     return None
 
 
+def system_environment(
+    system: str, tasks: tuple[p.Task, ...], env: dict[str, str]
+) -> dict[str, str]:
+    """The environment a system's process starts with, as its users would start it.
+
+    ``aural transcribe`` restarts itself under glibc's huge-pages tunable when its files hold
+    enough audio (:func:`aural.memory.restart_with_huge_pages`); the in-process runner cannot
+    restart, so it starts that way when every task of the round is that long, by the product's
+    own rule. The batched pipeline's reference row gets the tunable too; everything else runs in
+    the plain environment.
+    """
+    from aural.audio import announced_audio_seconds
+    from aural.memory import HUGE_PAGES_AFTER_AUDIO_S, with_huge_pages
+
+    long_enough = all(
+        (announced_audio_seconds(t.audio) or 0.0) >= HUGE_PAGES_AFTER_AUDIO_S for t in tasks
+    )
+    if (system == p.AURAL_CLI and long_enough) or system == p.FASTER_WHISPER_BATCHED_HUGE_PAGES:
+        return with_huge_pages(env) or env
+    return env
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -202,7 +224,11 @@ class Harness:
             proc = subprocess.Popen(
                 command,
                 cwd=REPO_ROOT,
-                env={**child_env(self.plan.threads), **self.system_env.get(system, {})},
+                env=system_environment(
+                    system,
+                    tasks,
+                    {**child_env(self.plan.threads), **self.system_env.get(system, {})},
+                ),
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )

@@ -176,7 +176,7 @@ def make_runner(job: dict[str, Any]) -> Runner:
         return FasterWhisper(job, 1 if system == p.FASTER_WHISPER_GREEDY else 5)
     if system in (p.WHISPER_CPP, p.WHISPER_CPP_GREEDY):
         return WhisperCpp(job, 1 if system == p.WHISPER_CPP_GREEDY else 5)
-    if system == p.FASTER_WHISPER_BATCHED:
+    if system in (p.FASTER_WHISPER_BATCHED, p.FASTER_WHISPER_BATCHED_HUGE_PAGES):
         from benchmarks.batched import FasterWhisperBatched
 
         return FasterWhisperBatched(job)

@@ -138,6 +138,22 @@ def probe_duration(container: av.container.InputContainer, stream: av.AudioStrea
     return None
 
 
+def announced_audio_seconds(path: str | os.PathLike[str]) -> float | None:
+    """Duration x channels the header of ``path`` announces (``None``: unknown or unreadable).
+
+    For planning around a file before decoding it (time limits, the CLI's restart for long
+    audio); what is wrong with unreadable media is left for :func:`decode_audio` to report.
+    """
+    try:
+        with av.open(os.fspath(path), mode="r") as container:
+            stream = container.streams.audio[0]
+            duration = probe_duration(container, stream)
+            channels = stream.codec_context.channels or 1
+    except Exception:  # any failure to read the header means "unknown" here
+        return None
+    return None if duration is None else duration * max(1, channels)
+
+
 def decode_audio(
     source: MediaSource,
     max_duration_s: float | None = None,

@@ -7,6 +7,7 @@ Results go to stdout (one input) or to files; progress and errors go to stderr, 
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
@@ -20,6 +21,7 @@ from aural import __version__
 from aural.config import get_settings
 from aural.errors import AuralError
 from aural.formats import WRITERS, OutputFormat, render
+from aural.memory import HUGE_PAGES_AFTER_AUDIO_S, restart_with_huge_pages
 from aural.model_pool import get_model_pool
 from aural.models import CATALOGUE, installed_source, verify
 from aural.types import ChannelMode, Task, TranscriptionOptions
@@ -79,6 +81,7 @@ def _root(
 
 @app.command()
 def transcribe(
+    ctx: typer.Context,
     files: Annotated[list[Path], typer.Argument(help="Media files (any format FFmpeg reads).")],
     model: Annotated[str | None, typer.Option(help="Catalogue name or model directory.")] = None,
     language: Annotated[str | None, typer.Option(help="ISO 639-1 / RFC 5646 tag, or auto.")] = None,
@@ -111,6 +114,8 @@ def transcribe(
     vad: Annotated[bool, typer.Option(help="Skip non-speech before decoding.")] = True,
 ) -> None:
     """Transcribe (or translate) media files."""
+    if _audio_seconds(files) >= HUGE_PAGES_AFTER_AUDIO_S:
+        _restart_with_huge_pages(ctx)
     try:
         options = TranscriptionOptions.create(
             task=task,
@@ -212,6 +217,7 @@ def models_verify(
 
 @app.command()
 def serve(
+    ctx: typer.Context,
     host: Annotated[
         str | None, typer.Option(help="Address to bind (default AURAL_HOST, 127.0.0.1).")
     ] = None,
@@ -226,6 +232,7 @@ def serve(
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
     """Run the HTTP server (Phonexia, DeepInfra and OpenAI faces) and the Phonexia gRPC face."""
+    _restart_with_huge_pages(ctx)  # its engine processes inherit it
     import uvicorn
 
     from aural.api.app import create_app
@@ -267,6 +274,7 @@ def serve(
 
 @app.command()
 def worker(
+    ctx: typer.Context,
     concurrency: Annotated[
         int | None,
         typer.Option(help="Worker processes, one model each (default AURAL_WORKER_CONCURRENCY)."),
@@ -278,6 +286,7 @@ def worker(
     It needs the same store (AURAL_STORE_URL), broker (AURAL_BROKER_URL) and media path
     (AURAL_MEDIA_DIR) as the API nodes.
     """
+    _restart_with_huge_pages(ctx)  # its pool processes are forked from it: they share it
     from aural.jobs.worker import run_worker
 
     settings = get_settings()
@@ -414,6 +423,30 @@ def _when(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+@dataclass(frozen=True)
+class Launch:
+    """How the CLI runs: as its own process (``main``), or called inside another one.
+
+    Only its own process may replace itself (:func:`aural.memory.restart_with_huge_pages`); a
+    program that calls ``app([...])`` (the benchmark harness, tests) keeps running as it is.
+    """
+
+    own_process: bool = False
+
+
+def _restart_with_huge_pages(ctx: typer.Context) -> None:
+    launch = ctx.obj
+    if isinstance(launch, Launch) and launch.own_process:
+        restart_with_huge_pages()
+
+
+def _audio_seconds(files: list[Path]) -> float:
+    """The audio (duration x channels) the files' headers announce, unreadable ones as none."""
+    from aural.audio import announced_audio_seconds
+
+    return sum(announced_audio_seconds(path) or 0.0 for path in files)
+
+
 def main() -> None:
     """Console-script entry point."""
-    app()
+    app(obj=Launch(own_process=True))

@@ -92,6 +92,12 @@ class Settings(BaseSettings):
         description="30 s chunks decoded at once over all CPU workers of one model (memory "
         "grows with it, ~80-100 MB per chunk for base); each call batches its share.",
     )
+    huge_pages: bool = Field(
+        default=True,
+        description="`aural serve`, `aural worker` and `aural transcribe` of long audio restart "
+        "themselves under glibc's huge-pages malloc tunable (read from the environment before "
+        "anything else, as glibc reads it at process start); false: never.",
+    )
     workers: int | None = Field(
         default=None,
         ge=0,

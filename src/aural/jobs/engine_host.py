@@ -79,21 +79,12 @@ def _die_with_parent(parent_pid: int) -> None:
 
 def _audio_seconds(store: TaskStore, task_id: str) -> float | None:
     """Duration x channels the task's media announces (``None``: unknown or unreadable)."""
-    import av
-
-    from aural.audio import probe_duration
+    from aural.audio import announced_audio_seconds
 
     record = store.get(task_id)
     if record is None or not record.media_path:
         return None
-    try:
-        with av.open(record.media_path) as container:
-            stream = container.streams.audio[0]
-            duration = probe_duration(container, stream)
-            channels = stream.codec_context.channels or 1
-    except Exception:  # the runner reports what is wrong with the media
-        return None
-    return None if duration is None else duration * max(1, channels)
+    return announced_audio_seconds(record.media_path)
 
 
 def engine_main(
