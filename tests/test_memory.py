@@ -24,14 +24,17 @@ def _clean_environ() -> dict[str, str]:
 
 
 @needs_huge_pages
-def test_the_tunable_is_added_to_those_set_and_only_once() -> None:
+def test_the_tunables_are_added_to_those_set_and_only_once() -> None:
     added = memory.with_huge_pages({"GLIBC_TUNABLES": "glibc.malloc.arena_max=2", "X": "1"})
-    assert added == {
-        "GLIBC_TUNABLES": f"glibc.malloc.arena_max=2:{memory.HUGE_PAGES_TUNABLE}",
-        "X": "1",
-    }
+    both = f"{memory.HUGE_PAGES_TUNABLE}:{memory.MMAP_THRESHOLD_TUNABLE}"
+    assert added == {"GLIBC_TUNABLES": f"glibc.malloc.arena_max=2:{both}", "X": "1"}
     assert memory.with_huge_pages(added) is None
-    assert memory.with_huge_pages({}) == {"GLIBC_TUNABLES": memory.HUGE_PAGES_TUNABLE}
+    assert memory.with_huge_pages({}) == {"GLIBC_TUNABLES": both}
+    # a threshold of the user's own is kept
+    own = "glibc.malloc.mmap_threshold=65536"
+    assert memory.with_huge_pages({"GLIBC_TUNABLES": own}) == {
+        "GLIBC_TUNABLES": f"{own}:{memory.HUGE_PAGES_TUNABLE}"
+    }
 
 
 def test_the_restart_can_be_turned_off() -> None:
@@ -68,7 +71,8 @@ def test_a_restarted_process_gets_huge_pages_for_large_blocks() -> None:
     lines = done.stdout.splitlines()
     # first run without the tunable, then the same process id again under it
     assert lines[0].split()[2] == "None"
-    assert lines[1].split()[1:] == [lines[0].split()[1], memory.HUGE_PAGES_TUNABLE]
+    tunables = f"{memory.HUGE_PAGES_TUNABLE}:{memory.MMAP_THRESHOLD_TUNABLE}"
+    assert lines[1].split()[1:] == [lines[0].split()[1], tunables]
     assert int(lines[2].split()[1]) >= 32 * 1024  # at least half the block in 2 MB pages
 
 
@@ -115,5 +119,6 @@ def test_aural_transcribe_restarts_under_huge_pages_for_long_audio_only(
     assert done.returncode == 0, done.stderr
     lines = [line for line in done.stdout.splitlines() if line.startswith("tunables")]
     restarted = seconds >= memory.HUGE_PAGES_AFTER_AUDIO_S and CAN_USE_HUGE_PAGES
-    expected = ["tunables None", f"tunables {memory.HUGE_PAGES_TUNABLE}"]
+    tunables = f"{memory.HUGE_PAGES_TUNABLE}:{memory.MMAP_THRESHOLD_TUNABLE}"
+    expected = ["tunables None", f"tunables {tunables}"]
     assert lines == (expected if restarted else expected[:1])

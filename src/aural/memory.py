@@ -80,6 +80,13 @@ def release_freed_memory() -> None:
 # same text and peak memory (benchmarks/results/2026-12-01-amd-epyc-2c-huge-pages.md).
 HUGE_PAGES_TUNABLE = "glibc.malloc.hugetlb=1"
 
+# With huge pages a block mapped anew costs little, so blocks of 16 MB and more (the encoder's
+# attention, a batch's beam-search caches) are mapped for each call and handed back when freed,
+# rather than kept in the heap, where glibc's rising threshold (up to 32 MB) would put them.
+# Measured on the 754 s file, the same speed; peak RSS of the 2 h file 633-682 -> 617 MB
+# (benchmarks/results/2026-12-01-amd-epyc-2c-huge-pages-narrative.md).
+MMAP_THRESHOLD_TUNABLE = "glibc.malloc.mmap_threshold=16777216"
+
 # Audio seconds (duration x channels) from which `aural transcribe` restarts itself under the
 # tunable. Loading the model under it costs about 0.2 s more (huge pages zeroed for the weights'
 # many blocks); from here on the decoding it speeds up saves more than that and the restart.
@@ -114,7 +121,8 @@ def with_huge_pages(environ: Mapping[str, str]) -> dict[str, str] | None:
     """``environ`` with the huge-pages tunable added, or None where it would change nothing.
 
     None when the tunable is there already, when glibc or the kernel cannot use it, or when
-    ``AURAL_HUGE_PAGES`` is false. ``GLIBC_TUNABLES`` already set is kept and extended.
+    ``AURAL_HUGE_PAGES`` is false. ``GLIBC_TUNABLES`` already set is kept and extended (an mmap
+    threshold set there is kept).
     """
     if environ.get("AURAL_HUGE_PAGES", "true").strip().lower() in ("0", "false", "no", "off"):
         return None
@@ -123,8 +131,11 @@ def with_huge_pages(environ: Mapping[str, str]) -> dict[str, str] | None:
         return None
     if not (_glibc_with_hugetlb() and _transparent_huge_pages_on_request()):
         return None
-    tunables = f"{present}:{HUGE_PAGES_TUNABLE}" if present else HUGE_PAGES_TUNABLE
-    return {**environ, "GLIBC_TUNABLES": tunables}
+    tunables = [present] if present else []
+    tunables.append(HUGE_PAGES_TUNABLE)
+    if "glibc.malloc.mmap_threshold" not in present:
+        tunables.append(MMAP_THRESHOLD_TUNABLE)
+    return {**environ, "GLIBC_TUNABLES": ":".join(tunables)}
 
 
 def restart_with_huge_pages(argv: Sequence[str] | None = None) -> None:
