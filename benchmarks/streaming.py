@@ -271,7 +271,7 @@ def goals(s: dict[str, Any]) -> list[dict[str, Any]]:
         ),
         _goal(
             "stereo: both channels / one channel (time)",
-            _get(s, "stereo_split", "ratio"),
+            _get(s, "stereo_split", cli, "ratio"),
             1.3,
             "lower",
         ),

@@ -141,4 +141,10 @@ def test_issue12_figures_are_measured(smoke: tuple[dict[str, Any], str]) -> None
     assert server["peak_rss_main_mb"] > 50
     goals = {g["goal"]: g for g in result["ratios"]["issue_12"]}
     assert goals["`aural transcribe` peak RSS on the long file (MB)"]["measured"] > 0
+    stereo = goals["stereo: both channels / one channel (time)"]["measured"]
+    assert stereo == summary["stereo_split"]["aural-cli"]["ratio"]
+    # the batched pipeline's reference row under aural's heap tunables ran and was compared
+    assert (
+        "aural-cli / faster-whisper-batched-huge-pages" in result["ratios"]["speed_long_x_realtime"]
+    )
     assert "### Issue 12 goals" in markdown
