@@ -147,7 +147,7 @@ def restart_with_huge_pages(argv: Sequence[str] | None = None) -> None:
     For entry points only, before anything is loaded or written.
     """
     environ = with_huge_pages(os.environ)
-    if environ is None:
+    if environ is None or not sys.executable:  # an embedded interpreter cannot be run again
         return
     command = list(argv if argv is not None else sys.orig_argv)
     sys.stdout.flush()
