@@ -37,18 +37,21 @@ def test_the_tunables_are_added_to_those_set_and_only_once() -> None:
     }
 
 
-def test_the_restart_can_be_turned_off() -> None:
+def test_the_restart_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
     for off in ("false", "0", "no", "OFF"):
-        assert memory.with_huge_pages({"AURAL_HUGE_PAGES": off}) is None
+        monkeypatch.setenv("AURAL_HUGE_PAGES", off)
+        assert Settings().huge_pages is False
+    memory.restart_with_huge_pages(False)  # returns: this test process is still here
 
 
 # Run in a child: restart under the tunable, then malloc 64 MB (ctypes, not numpy, which asks for
 # huge pages on its own), touch every page, and print how much of the process is in huge pages.
 _CHILD = """
 import ctypes, os, sys
+from aural.config import Settings
 from aural.memory import restart_with_huge_pages
 print("start", os.getpid(), os.environ.get("GLIBC_TUNABLES"), flush=True)
-restart_with_huge_pages()
+restart_with_huge_pages(Settings().huge_pages)
 def huge_kb():
     for line in open("/proc/self/smaps_rollup"):
         if line.startswith("AnonHugePages:"):

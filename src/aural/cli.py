@@ -114,8 +114,8 @@ def transcribe(
     vad: Annotated[bool, typer.Option(help="Skip non-speech before decoding.")] = True,
 ) -> None:
     """Transcribe (or translate) media files."""
-    if _audio_seconds(files) >= HUGE_PAGES_AFTER_AUDIO_S:
-        _restart_with_huge_pages(ctx)
+    if _may_restart(ctx) and _audio_seconds(files) >= HUGE_PAGES_AFTER_AUDIO_S:
+        restart_with_huge_pages(get_settings().huge_pages)
     try:
         options = TranscriptionOptions.create(
             task=task,
@@ -232,7 +232,8 @@ def serve(
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
     """Run the HTTP server (Phonexia, DeepInfra and OpenAI faces) and the Phonexia gRPC face."""
-    _restart_with_huge_pages(ctx)  # its engine processes inherit it
+    if _may_restart(ctx):  # its engine processes inherit the tunables
+        restart_with_huge_pages(get_settings().huge_pages)
     import uvicorn
 
     from aural.api.app import create_app
@@ -286,7 +287,8 @@ def worker(
     It needs the same store (AURAL_STORE_URL), broker (AURAL_BROKER_URL) and media path
     (AURAL_MEDIA_DIR) as the API nodes.
     """
-    _restart_with_huge_pages(ctx)  # its pool processes are forked from it: they share it
+    if _may_restart(ctx):  # its pool processes are forked from it: they share the tunables
+        restart_with_huge_pages(get_settings().huge_pages)
     from aural.jobs.worker import run_worker
 
     settings = get_settings()
@@ -434,10 +436,9 @@ class Launch:
     own_process: bool = False
 
 
-def _restart_with_huge_pages(ctx: typer.Context) -> None:
+def _may_restart(ctx: typer.Context) -> bool:
     launch = ctx.obj
-    if isinstance(launch, Launch) and launch.own_process:
-        restart_with_huge_pages()
+    return isinstance(launch, Launch) and launch.own_process
 
 
 def _audio_seconds(files: list[Path]) -> float:

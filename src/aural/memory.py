@@ -13,7 +13,7 @@ import logging
 import os
 import platform
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from pathlib import Path
 
@@ -120,12 +120,9 @@ def _transparent_huge_pages_on_request() -> bool:
 def with_huge_pages(environ: Mapping[str, str]) -> dict[str, str] | None:
     """``environ`` with the huge-pages tunable added, or None where it would change nothing.
 
-    None when the tunable is there already, when glibc or the kernel cannot use it, or when
-    ``AURAL_HUGE_PAGES`` is false. ``GLIBC_TUNABLES`` already set is kept and extended (an mmap
-    threshold set there is kept).
+    None when the tunable is there already, or when glibc or the kernel cannot use it.
+    ``GLIBC_TUNABLES`` already set is kept and extended (an mmap threshold set there is kept).
     """
-    if environ.get("AURAL_HUGE_PAGES", "true").strip().lower() in ("0", "false", "no", "off"):
-        return None
     present = environ.get("GLIBC_TUNABLES", "")
     if "glibc.malloc.hugetlb" in present:
         return None
@@ -138,19 +135,18 @@ def with_huge_pages(environ: Mapping[str, str]) -> dict[str, str] | None:
     return {**environ, "GLIBC_TUNABLES": ":".join(tunables)}
 
 
-def restart_with_huge_pages(argv: Sequence[str] | None = None) -> None:
+def restart_with_huge_pages(enabled: bool) -> None:
     """Replace this process by itself under the huge-pages tunable, where that changes anything.
 
-    Returns (doing nothing) when :func:`with_huge_pages` says no; otherwise does not return: the
+    Returns (doing nothing) when not ``enabled`` (``Settings.huge_pages``) or when
+    :func:`with_huge_pages` says no; otherwise does not return: the
     same interpreter runs the same command line (``sys.orig_argv``: its own flags included) with
     the same process id, so a supervisor or a benchmark that waits on it sees no difference.
     For entry points only, before anything is loaded or written.
     """
-    environ = with_huge_pages(os.environ)
+    environ = with_huge_pages(os.environ) if enabled else None
     if environ is None or not sys.executable:  # an embedded interpreter cannot be run again
         return
-    command = list(argv if argv is not None else sys.orig_argv)
     sys.stdout.flush()
     sys.stderr.flush()
-    log.debug("restarting under %s", HUGE_PAGES_TUNABLE)
-    os.execve(sys.executable, command, environ)
+    os.execve(sys.executable, sys.orig_argv, environ)
