@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
-from fidelity_shapes import DATA, load, silence
+from fidelity_shapes import DATA, load, pink_noise, silence
 
 from aural.audio import SAMPLE_RATE
+from aural.engine import LEAD_S
 from aural.speech import FRAME, SpeechDetector, SpeechRegion, map_speech
 from aural.speech_edges import anchored
 
@@ -89,3 +92,40 @@ def test_an_edge_moves_inward_less_than_the_pad() -> None:
     assert edges[1] == 40_000
     (edges,) = anchored(samples, [(3_600, 28_000)], 6_400, 30 * SAMPLE_RATE)
     assert 28_000 - 0.25 * SAMPLE_RATE <= edges[1] < 28_000
+
+
+def _clip_regions(
+    detector: SpeechDetector, clip: np.ndarray, lead: np.ndarray
+) -> list[tuple[int, int]]:
+    """The clip's regions behind ``lead``, in samples of the clip."""
+    found = map_speech(np.concatenate([lead, clip]), True, detector).regions
+    return [(r.start - lead.size, r.end - lead.size) for r in found]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_whispered_speech_behind_faint_noise_keeps_its_onset_and_its_middle(
+    detector: SpeechDetector, seed: int
+) -> None:
+    """The committed whispered clip behind 27 s of pink noise at -40 dBFS. Before, with seed 1
+    its region began 88 ms after the clip's first sound (the noise read as sound, so the edge
+    stayed where the late detector put it), and with seed 0 0.16 s went missing between two
+    regions (frames in a region's padding were never scored again from a quiet state)."""
+    clip = load(DATA / "whispered" / "en_directions.flac")
+    alone = _clip_regions(detector, clip, silence(LEAD_S))  # as the engine puts it
+    behind = _clip_regions(detector, clip, pink_noise(27.0, -40.0, seed))
+    onset = alone[0][0] + int(0.4 * SAMPLE_RATE)  # alone, the edge is a pad before the sound
+    assert behind[0][0] <= onset - int(0.25 * SAMPLE_RATE)
+    assert behind[-1][1] == alone[-1][1] == clip.size
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(behind))  # no gap inside
+
+
+def test_an_edge_in_steady_noise_before_the_sound_is_anchored_on_the_sound() -> None:
+    """Pink noise 30 dB under the speech peak reads as the pause it is, not as sound."""
+    noise = pink_noise(4.0, -40.0, seed=3)
+    onset, offset = 40_011, 56_007
+    samples = noise.copy()
+    samples[onset:offset] += np.sin(np.arange(offset - onset) / 3.0).astype(np.float32) * 0.3
+    pad = 6_400
+    late_grid = onset + 1_500  # the detector heard the speech late
+    (edges,) = anchored(samples, [(late_grid - pad, offset + pad)], pad, 30 * SAMPLE_RATE)
+    assert onset - pad - 160 <= edges[0] <= onset - pad

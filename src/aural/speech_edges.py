@@ -11,8 +11,10 @@ So every edge that faces a pause at least as long as the pad (not an edge shared
 neighbouring region) is moved to lie exactly ``pad`` before the first sample of sound, or
 ``pad`` after the last. "Sound" is a 10 ms moving RMS within ``_BELOW_PEAK_DB`` of the
 region's loudest 10 ms: a bar set by the speech itself, so the same utterance gets the same
-edges at any level and behind any lead-in. An edge is left where it was when no such pause is
-found near it (sound that runs on, as in steady noise). An edge moves inward by at most ``_LAG``
+edges at any level and behind any lead-in; and clearly above the floor of the stretch the edge
+faces (``_ABOVE_FLOOR_DB`` over its quietest 10 ms), so that steady noise before the speech
+reads as the pause it is. An edge is left where it was when no such pause is found near it
+(sound that runs on, as in noise as loud as the speech). An edge moves inward by at most ``_LAG``
 (0.25 s), less than the pad, so every frame the detector heard speech in stays inside its
 region.
 """
@@ -35,6 +37,13 @@ _ENVELOPE = int(0.010 * SAMPLE_RATE)
 # Sound is what comes within this of the region's loudest 10 ms (quiet speech is 20-30 dB below
 # its own peak; room noise and digital silence lie further down).
 _BELOW_PEAK_DB = 35.0
+# ... and this far above the floor of the stretch outside the edge (its 10th percentile of the
+# envelope): the 10 ms envelope of steady pink noise peaks 12 dB above that. With the bar set by
+# the speech alone, pink noise at -40 dBFS before whispered speech peaking at -10 dBFS read as
+# sound, no pause was found, and the edge stayed where the detector put it: after the onset.
+# Measured outside the edge, not over the channel, so a lead-in's length never moves the bar.
+_ABOVE_FLOOR_DB = 15.0
+_FLOOR_PERCENTILE = 10.0
 # How far outside its edge a region's sound may start (or end) and still anchor the edge.
 _REACH_S = 1.0
 # How far inside the padded edge the first (or last) sound is looked for: the pad, and this much
@@ -89,7 +98,8 @@ def _sound_start(
     """The first sample of the sound run that the region's opening reaches into, or None when
     the run starts before ``low`` (no pause to anchor on) or no sound is near the edge."""
     high = min(end, start + pad + _LAG)
-    sound = _power(samples, low, high) >= max(bar, 1e-12)
+    power = _power(samples, low, high)
+    sound = power >= _above_floor(bar, power[: start - low])
     after_edge = np.flatnonzero(sound[start - low :])
     if after_edge.size == 0:
         return None
@@ -104,13 +114,22 @@ def _sound_end(
     """The sample after the sound run that the region's close reaches into, or None when the
     run goes on past ``high`` or no sound is near the edge."""
     low = max(start, end - pad - _LAG)
-    sound = _power(samples, low, high) >= max(bar, 1e-12)
+    power = _power(samples, low, high)
+    sound = power >= _above_floor(bar, power[end - low :])
     before_edge = np.flatnonzero(sound[: end - low])
     if before_edge.size == 0:
         return None
     last = int(before_edge[-1]) + 1
     pause = _last_pause(sound[last:][::-1], pad)
     return None if pause is None else high - pause
+
+
+def _above_floor(bar: float, outside: npt.NDArray[np.float64]) -> float:
+    """``bar``, raised to ``_ABOVE_FLOOR_DB`` over the floor of the ``outside`` envelope."""
+    if outside.size == 0:
+        return max(bar, 1e-12)
+    floor = float(np.percentile(outside, _FLOOR_PERCENTILE))
+    return float(max(bar, floor * 10.0 ** (_ABOVE_FLOOR_DB / 10.0), 1e-12))
 
 
 def _last_pause(sound: npt.NDArray[np.bool_], length: int) -> int | None:
