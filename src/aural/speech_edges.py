@@ -12,11 +12,11 @@ neighbouring region) is moved to lie exactly ``pad`` before the first sample of 
 ``pad`` after the last. "Sound" is a 10 ms moving RMS within ``_BELOW_PEAK_DB`` of the
 region's loudest 10 ms: a bar set by the speech itself, so the same utterance gets the same
 edges at any level and behind any lead-in; and clearly above the floor of the stretch the edge
-faces (``_ABOVE_FLOOR_DB`` over its quietest 10 ms), so that steady noise before the speech
-reads as the pause it is. An edge is left where it was when no such pause is found near it
-(sound that runs on, as in noise as loud as the speech). An edge moves inward by at most ``_LAG``
-(0.25 s), less than the pad, so every frame the detector heard speech in stays inside its
-region.
+faces (``_ABOVE_FLOOR_DB`` over the 10th percentile of its envelope), so that steady noise
+before the speech reads as the pause it is. An edge is left where it was when no such pause
+is found near it (sound that runs on, as in noise as loud as the speech). An edge moves inward
+by at most ``_LAG`` (0.25 s), less than the pad, so every frame the detector heard speech in
+stays inside its region.
 """
 
 from __future__ import annotations
