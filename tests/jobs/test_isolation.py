@@ -192,24 +192,30 @@ def test_a_task_deleted_while_it_runs_stops_at_once_and_the_engine_goes_on(
     (and its loaded model) takes the next task, no death counted."""
     server = aural_serve(AURAL_WORKERS="1")
     jfk = fidelity_shapes.load(data_dir / "jfk.flac")
-    # 22 min, so progress reports keep coming after the deletion on a slow CPU (with 5.5 min the
-    # task once finished before the deletion was seen, and nothing stopped)
+    # 22 min: many progress reports follow the first one, however fast the CPU
     long = fidelity_shapes.write_wav(tmp_path / "jfk-x120.wav", [np.tile(jfk, 120)])
     task = server.post(long)
-    wait_until(lambda: server.running(task), "the task to run")
+    # Deleted once it has reported progress: its media is open and decoding has begun. (A
+    # deletion before the engine opens the media ends the run on "no such file" instead, with
+    # the same outcome for the client; under load CI saw that race, not the stop tested here.)
+    wait_until(
+        lambda: (r := server.running(task)) is not None and (r.progress or 0.0) > 0.0,
+        "the task to report progress",
+        timeout_s=600,
+        log=server.text,
+    )
     engine = _pid(server.running(task))  # type: ignore[arg-type]
     deleted = httpx.delete(f"{server.url}{PHONEXIA}/{task}", timeout=30)
     assert deleted.status_code == 204
-    # The stop comes at the first progress report after the deletion: after the speech map of
-    # 22 min of audio when the deletion came during planning. A slow, shared CPU once took
-    # over 180 s to get there, so the deadline is generous; the assertion is that it stops.
+    # The stop comes at the first progress report after the deletion; the assertion is that it
+    # stops before the end, however fast or slow the CPU is.
     wait_until(
-        lambda: "transcription stopped at" in server.text() or "result dropped" in server.text(),
+        lambda: "transcription stopped at" in server.text() or " dropped" in server.text(),
         "the transcription to stop",
         timeout_s=600,
         log=server.text,
     )
-    assert "result dropped" not in server.text(), "it ran to its end: the deletion went unseen"
+    assert " dropped" not in server.text(), "it ran to its end: the deletion went unseen"
     stopped = re.search(r"transcription stopped at (\d+)% of its audio", server.text())
     assert stopped is not None and int(stopped.group(1)) < 100
     assert server.store.get(task) is None

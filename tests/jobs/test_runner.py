@@ -106,6 +106,26 @@ def test_a_task_deleted_while_running_drops_its_result(
     assert store.get(task.id) is None and not any(storage.media_dir.iterdir())
 
 
+def test_a_task_deleted_before_its_media_is_opened_is_dropped_not_rejected(
+    parts: tuple[TaskStore, MediaStorage, Runner, TaskEvents],
+    data_dir: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A face's DELETE removes the row and the media; when it comes between the claim and the
+    engine opening the file, the run ends on "no such file". That failure is the deletion's:
+    nothing is stored and the log says the outcome was dropped (CI once read it as a result)."""
+    store, storage, runner, _ = parts
+    task = _submit(store, storage, data_dir / "jfk.flac")
+    removed = store.delete(task.id)
+    assert removed is not None
+    storage.remove(removed.media_path)
+    with caplog.at_level(logging.INFO, logger="aural.jobs.runner"):
+        assert runner.run(task) is None
+    assert store.get(task.id) is None
+    assert "task was deleted while running; rejected outcome dropped" in caplog.text
+    assert "result dropped" not in caplog.text
+
+
 def test_a_task_deleted_mid_transcription_stops_at_its_next_progress_report(
     parts: tuple[TaskStore, MediaStorage, Runner, TaskEvents],
     data_dir: Path,

@@ -131,7 +131,11 @@ class Runner:
                     self._drop(task, f"transcription stopped at {gone.done:.0%} of its audio")
                     return None
             if not self.store.finish(task.id, attempt=task.attempts, **outcome):
-                self._drop(task, "result dropped")
+                # A deletion before the engine opened the media ends as "no such file": that
+                # failure is the deletion's, not the input's, and is dropped with the row.
+                state: TaskState = outcome["state"]
+                kept = "result" if state == TaskState.DONE else f"{state.value} outcome"
+                self._drop(task, f"{kept} dropped")
                 return None
             self.storage.remove(task.media_path)
             record = self.store.get(task.id)
