@@ -29,6 +29,7 @@ from fidelity_shapes import (
 
 import aural
 from aural.audio import SAMPLE_RATE, decode_audio
+from aural.loudness import NOMINAL_DBFS
 from aural.model_pool import ModelPool
 from aural.types import Transcript
 
@@ -202,15 +203,24 @@ def test_quiet_speech_keeps_its_language_and_words(
     """Whisper's features keep the level of the audio: this German sentence at -35 dBFS was
     heard as Welsh ("Am Wochenende..." became nonsense, WER 133 %) until quiet speech was
     raised to the nominal level before Whisper (:mod:`aural.loudness`). At -45 dBFS it is
-    raised by the most the rule allows (20 dB) and must still be heard."""
+    raised by the most the rule allows (20 dB) and must still be heard.
+
+    The bar is how well the same sentence is heard at normal levels, the worst of its own level
+    and 3 dB either side of the nominal one: the int8 model reads it two ways by level alone
+    (on an AVX-512 Xeon "wo wir picknicken" at its own -20.2 dBFS RMS, "vor dem Bicknicken" at
+    -20.0 and -26), so one reading at one level would make the test a coin toss by CPU."""
     clip = DATA / "synthetic" / "de_weekend.flac"
     samples = load(clip)
-    quiet = write_wav(
-        tmp_path / "quiet.wav", [samples * np.float32(10 ** ((dbfs - _rms_dbfs(samples)) / 20))]
-    )
-    alone = aural.transcribe(clip, pool=pool)
-    heard = aural.transcribe(quiet, pool=pool)
-    assert alone.language == "de"
-    assert heard.language == "de", heard.text
+
+    def at(level: float, name: str) -> Path:
+        gain = np.float32(10 ** ((level - _rms_dbfs(samples)) / 20))
+        return write_wav(tmp_path / f"{name}.wav", [samples * gain])
+
     reference = text_of(clip)
-    assert wer(reference, heard.text) <= wer(reference, alone.text) + 0.01, heard.text
+    normal = [clip, *(at(NOMINAL_DBFS + step, f"normal{step}") for step in (-3.0, 0.0, 3.0))]
+    readings = [aural.transcribe(path, pool=pool) for path in normal]
+    assert all(reading.language == "de" for reading in readings)
+    heard = aural.transcribe(at(dbfs, "quiet"), pool=pool)
+    assert heard.language == "de", heard.text
+    worst = max(wer(reference, reading.text) for reading in readings)
+    assert wer(reference, heard.text) <= worst + 0.01, heard.text
