@@ -10,7 +10,12 @@ model lanes), over all of it:
 - **clips**: every clip (22) in every variant (alone, behind 5/27/60 s of silence, behind 27 s of
   -50/-40 dBFS pink noise, at -35 dBFS, 8 kHz telephone band), language auto: WER per variant,
   the cells whose WER is more than 1 point over the clip alone, how many silence variants give
-  the clip-alone text word for word, and the detected language where it is not the clip's.
+  the clip-alone text word for word, and the detected language where it is not the clip's;
+- **the clip's own spread**: every clip alone again 0.5 and 1 dB quieter (``jitter`` variants,
+  built here): level changes nobody hears, which the int8 model may still read differently.
+  A lead-in cell then also counts against the worst of those readings: a cell over the clip
+  alone but within its own spread differs by the model's sensitivity to any change of input,
+  not by what the lead-in did.
 
     python -m benchmarks.whole_set --out benchmarks/results/x.md --label now
     PYTHONPATH=<exported src of another commit> python -m benchmarks.whole_set ...  # before
@@ -27,10 +32,30 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from benchmarks import fidelity, fidelity_set, in_process
+from benchmarks import audio_sets, fidelity, fidelity_set, in_process
 from benchmarks.metrics import normalise
 
 Item = dict[str, Any]
+
+# Attenuations (dB) of the clip alone that measure its own spread: nobody hears them.
+JITTER_DB = (0.5, 1.0)
+
+
+def jitter_items(clips: list[Item], base: Path) -> list[Item]:
+    """Each clip alone again at every ``JITTER_DB`` attenuation, written under ``base/jitter``."""
+    items = []
+    for item in clips:
+        if item["variant"] != "alone":
+            continue
+        samples = audio_sets.read_audio(fidelity_set.resolve(base, item))
+        for attenuation in JITTER_DB:
+            variant = f"jitter-{attenuation:g}dB"
+            path = base / "jitter" / f"{item['clip']}-{variant}.wav".replace("/", "_")
+            if not path.is_file():
+                audio_sets.write_wav(path, samples * 10.0 ** (-attenuation / 20.0))
+            items.append({**item, "id": f"{item['id']}/{variant}", "variant": variant,
+                          "path": str(path)})  # fmt: skip
+    return items
 
 
 def _run_all(items: list[Item], call: Callable[[Item], dict[str, Any]]) -> dict[str, Any]:
@@ -61,30 +86,48 @@ def lid_lines(items: list[Item], results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _wer_pct(reference: str, text: str, language: str) -> float:
+    edits, words = fidelity.errors(reference, text, language)
+    return 100.0 * edits / words
+
+
 def clip_lines(items: list[Item], results: dict[str, Any]) -> list[str]:
     by_clip: dict[str, dict[str, tuple[Item, dict[str, Any]]]] = defaultdict(dict)
     for item in items:
         by_clip[item["clip"]][item["variant"]] = (item, results[item["id"]])
     errors: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     over: list[str] = []
+    beyond_spread: list[str] = []
+    unsteady: list[str] = []
     identical = silence_cells = 0
     languages: list[str] = []
     for clip, variants in sorted(by_clip.items()):
         alone_item, alone = variants["alone"]
         language = alone_item["language"] or "en"
-        base = fidelity.errors(alone_item["reference"], alone["text"], language)
-        base_pct = 100.0 * base[0] / base[1]
+        reference = alone_item["reference"]
+        base_pct = _wer_pct(reference, alone["text"], language)
+        spread = [
+            _wer_pct(reference, r["text"], language)
+            for v, (_, r) in variants.items()
+            if v.startswith("jitter")
+        ]
+        worst_own = max([base_pct, *spread])
+        moves = [pct - base_pct for pct in spread if abs(pct - base_pct) > 1.0]
+        if moves:
+            unsteady.append(f"{clip} {' '.join(f'{m:+.1f}' for m in moves)}")
         for variant, (item, result) in variants.items():
             e, w = fidelity.errors(item["reference"], result["text"], language)
             errors[variant][0] += e
             errors[variant][1] += w
             if result["language"] != language:
                 languages.append(f"{clip}/{variant}:{result['language']}")
-            if variant == "alone":
+            if variant == "alone" or variant.startswith("jitter"):
                 continue
             delta = 100.0 * e / w - base_pct
             if delta > 1.0:
                 over.append(f"{clip}/{variant} {delta:+.1f}")
+            if 100.0 * e / w - worst_own > 1.0:
+                beyond_spread.append(f"{clip}/{variant} {100.0 * e / w - worst_own:+.1f}")
             if variant.startswith("silence"):
                 silence_cells += 1
                 identical += normalise(result["text"]) == normalise(alone["text"])
@@ -94,6 +137,11 @@ def clip_lines(items: list[Item], results: dict[str, Any]) -> list[str]:
         "",
         f"- silence variants giving the alone text word for word: {identical} / {silence_cells}",
         f"- cells more than 1 point over the clip alone ({len(over)}): {', '.join(over)}",
+        f"- clips alone whose WER moves more than 1 point when"
+        f" {' or '.join(f'{d:g}' for d in JITTER_DB)} dB quieter ({len(unsteady)}):"
+        f" {', '.join(unsteady)}",
+        f"- cells more than 1 point over the worst of the clip alone and those"
+        f" ({len(beyond_spread)}): {', '.join(beyond_spread)}",
         f"- detected language not the clip's ({len(languages)}): {', '.join(languages)}",
     ]
     return lines
@@ -113,6 +161,7 @@ def main() -> None:
 
     lid = [i for i in manifest["items"] if i["kind"] == "lid"]
     clips = [i for i in manifest["items"] if i["kind"] == "clip"]
+    clips += jitter_items(clips, base)
     lines = [
         f"# Issue 10's whole fidelity set, in-process {args.label}".rstrip(),
         "",
@@ -122,7 +171,7 @@ def main() -> None:
         "",
         *lid_lines(lid, _run_all(lid, transcribe)),
         "",
-        f"## Clips: {len(clips)} (every clip in every variant)",
+        f"## Clips: {len(clips)} (every clip in every variant, and alone {JITTER_DB} dB quieter)",
         "",
         *clip_lines(clips, _run_all(clips, transcribe)),
     ]
