@@ -17,7 +17,9 @@ The set, one manifest item per file (``kind``):
 * ``clip``: every clean speech clip alone (``variant`` "alone") and the same clip behind a
   lead-in of 5, 27, 60 s of digital silence, 27 s of pink noise at -50 and -40 dBFS, with its
   speech at -35 dBFS, and in the 8 kHz telephone band. Every variant names its ``base`` (the clip
-  alone), so a harness reports the WER *delta over the clip alone* (issue 10's invariant).
+  alone), so a harness reports the WER *delta over the clip alone* (issue 10's invariant). The
+  clip alone is also read 0.5 and 1 dB quieter (``quieter-*`` variants, ``SPREAD_DB``): a change
+  nobody hears, whose readings are the clip's own spread, what any change of input costs it.
 * ``stereo``: two channels, the second silent (or faint pink noise) for its first 27 s.
 * ``runs``: 40-55 s runs of short IVR prompts in alternating languages, ``runs`` holding the
   reference language per time span, ``prompts`` every prompt with its text.
@@ -51,7 +53,7 @@ import numpy as np
 import numpy.typing as npt
 
 RATE = 16_000
-VERSION = 1  # bump when a recipe changes: a manifest of another version is rebuilt
+VERSION = 2  # bump when a recipe changes: a manifest of another version is rebuilt
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TEST_DATA = REPO_ROOT / "tests" / "data"
 DEFAULT_OUT = REPO_ROOT / "benchmarks" / ".work" / "fidelity"
@@ -70,6 +72,9 @@ LEAD_INS: tuple[tuple[str, str, float, float | None], ...] = (
     ("pink-40dB-27", "pink", 27.0, -40.0),
 )
 QUIET_DBFS = -35.0
+# Attenuations (dB) of the clip alone whose readings measure the clip's own spread.
+SPREAD_DB = (0.5, 1.0)
+SPREAD_PREFIX = "quieter-"
 LATE_START_S = 27.0
 LID_MIN_S = 3.0
 RUN_S = (40.0, 55.0)
@@ -461,6 +466,9 @@ class Builder:
             "quick": clip.quick,
         }
         variants: list[tuple[str, Samples, float, int]] = [("alone", alone, 0.0, RATE)]
+        for attenuation in SPREAD_DB:
+            quieter = alone * np.float32(10.0 ** (-attenuation / 20.0))
+            variants.append((f"{SPREAD_PREFIX}{attenuation:g}dB", quieter, 0.0, RATE))
         for variant, kind, seconds, dbfs in LEAD_INS:
             if kind == "silence":
                 lead = silence(seconds)
@@ -681,6 +689,7 @@ def build(out: Path = DEFAULT_OUT, seed: int = 0, force: bool = False) -> dict[s
         "lead_ins": [v for v, *_ in LEAD_INS],
         "variants": [
             "alone",
+            *(f"{SPREAD_PREFIX}{a:g}dB" for a in SPREAD_DB),
             *(v for v, *_ in LEAD_INS),
             f"level{int(QUIET_DBFS)}dB",
             "telephone-8k",

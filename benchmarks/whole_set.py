@@ -11,8 +11,8 @@ model lanes), over all of it:
   -50/-40 dBFS pink noise, at -35 dBFS, 8 kHz telephone band), language auto: WER per variant,
   the cells whose WER is more than 1 point over the clip alone, how many silence variants give
   the clip-alone text word for word, and the detected language where it is not the clip's;
-- **the clip's own spread**: every clip alone again 0.5 and 1 dB quieter (``jitter`` variants,
-  built here): level changes nobody hears, which the int8 model may still read differently.
+- **the clip's own spread**: every clip alone again 0.5 and 1 dB quieter (the set's ``quieter-*``
+  variants): level changes nobody hears, which the int8 model may still read differently.
   A lead-in cell then also counts against the worst of those readings: a cell over the clip
   alone but within its own spread differs by the model's sensitivity to any change of input,
   not by what the lead-in did.
@@ -32,30 +32,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from benchmarks import audio_sets, fidelity, fidelity_set, in_process
+from benchmarks import fidelity, fidelity_set, in_process
 from benchmarks.metrics import normalise
 
 Item = dict[str, Any]
-
-# Attenuations (dB) of the clip alone that measure its own spread: nobody hears them.
-JITTER_DB = (0.5, 1.0)
-
-
-def jitter_items(clips: list[Item], base: Path) -> list[Item]:
-    """Each clip alone again at every ``JITTER_DB`` attenuation, written under ``base/jitter``."""
-    items = []
-    for item in clips:
-        if item["variant"] != "alone":
-            continue
-        samples = audio_sets.read_audio(fidelity_set.resolve(base, item))
-        for attenuation in JITTER_DB:
-            variant = f"jitter-{attenuation:g}dB"
-            path = base / "jitter" / f"{item['clip']}-{variant}.wav".replace("/", "_")
-            if not path.is_file():
-                audio_sets.write_wav(path, samples * 10.0 ** (-attenuation / 20.0))
-            items.append({**item, "id": f"{item['id']}/{variant}", "variant": variant,
-                          "path": str(path)})  # fmt: skip
-    return items
 
 
 def _run_all(items: list[Item], call: Callable[[Item], dict[str, Any]]) -> dict[str, Any]:
@@ -109,7 +89,7 @@ def clip_lines(items: list[Item], results: dict[str, Any]) -> list[str]:
         spread = [
             _wer_pct(reference, r["text"], language)
             for v, (_, r) in variants.items()
-            if v.startswith("jitter")
+            if fidelity.is_spread(v)
         ]
         worst_own = max([base_pct, *spread])
         moves = [pct - base_pct for pct in spread if abs(pct - base_pct) > 1.0]
@@ -121,7 +101,7 @@ def clip_lines(items: list[Item], results: dict[str, Any]) -> list[str]:
             errors[variant][1] += w
             if result["language"] != language:
                 languages.append(f"{clip}/{variant}:{result['language']}")
-            if variant == "alone" or variant.startswith("jitter"):
+            if variant == "alone" or fidelity.is_spread(variant):
                 continue
             delta = 100.0 * e / w - base_pct
             if delta > 1.0:
@@ -138,7 +118,7 @@ def clip_lines(items: list[Item], results: dict[str, Any]) -> list[str]:
         f"- silence variants giving the alone text word for word: {identical} / {silence_cells}",
         f"- cells more than 1 point over the clip alone ({len(over)}): {', '.join(over)}",
         f"- clips alone whose WER moves more than 1 point when"
-        f" {' or '.join(f'{d:g}' for d in JITTER_DB)} dB quieter ({len(unsteady)}):"
+        f" {' or '.join(f'{d:g}' for d in fidelity_set.SPREAD_DB)} dB quieter ({len(unsteady)}):"
         f" {', '.join(unsteady)}",
         f"- cells more than 1 point over the worst of the clip alone and those"
         f" ({len(beyond_spread)}): {', '.join(beyond_spread)}",
@@ -161,7 +141,6 @@ def main() -> None:
 
     lid = [i for i in manifest["items"] if i["kind"] == "lid"]
     clips = [i for i in manifest["items"] if i["kind"] == "clip"]
-    clips += jitter_items(clips, base)
     lines = [
         f"# Issue 10's whole fidelity set, in-process {args.label}".rstrip(),
         "",
@@ -171,7 +150,7 @@ def main() -> None:
         "",
         *lid_lines(lid, _run_all(lid, transcribe)),
         "",
-        f"## Clips: {len(clips)} (every clip in every variant, and alone {JITTER_DB} dB quieter)",
+        f"## Clips: {len(clips)} (every clip in every variant)",
         "",
         *clip_lines(clips, _run_all(clips, transcribe)),
     ]

@@ -67,6 +67,7 @@ def test_figures_and_goals_from_known_answers(tmp_path: Any) -> None:
         *fidelity._item_tasks(_clip("pink-50dB-27"), tmp_path),
         *fidelity._item_tasks(_clip("level-35dB"), tmp_path),
         *fidelity._item_tasks(_clip("telephone-8k"), tmp_path),
+        *fidelity._item_tasks(_clip("quieter-0.5dB"), tmp_path),
         *fidelity._item_tasks(_item("lid", "lid/es/a", "es", "hola"), tmp_path),
         *fidelity._item_tasks(_item("lid", "lid/es/b", "es", "adios"), tmp_path),
         *fidelity._item_tasks(_item("negative", "negative/tone", None), tmp_path),
@@ -83,6 +84,8 @@ def test_figures_and_goals_from_known_answers(tmp_path: Any) -> None:
             "And so my follow Americans, ask nut wat your county con dew for you",
         ),
         _call("fidelity/clip/jfk/telephone-8k", "And so my fellow"),  # 10 of 14 words deleted
+        # the clip alone, 0.5 dB quieter: one word heard differently (its own spread)
+        _call("fidelity/clip/jfk/quieter-0.5dB", JFK.replace("fellow", "follow")),
         _call("fidelity/lid/es/a", "hola", "es"),
         _call("fidelity/lid/es/b", "adios", "la"),
         _call("fidelity/negative/tone", "Thank you."),
@@ -98,10 +101,19 @@ def test_figures_and_goals_from_known_answers(tmp_path: Any) -> None:
         "pink-50dB-27": round(500 / 14, 2),
         "level-35dB": round(600 / 14, 2),
         "telephone-8k": round(1000 / 14, 2),
+        "quieter-0.5dB": round(100 / 14, 2),
     }
     # The telephone band is not a lead-in: it is the worst cell of its own, not the invariant's.
     assert clips["worst"] == {"delta": round(600 / 14, 2), "clip": "jfk", "variant": "level-35dB"}
     assert clips["worst_band"]["variant"] == "telephone-8k"
+    # A quieter reading of the clip alone is its own spread, not a shape under test; the
+    # invariant's cells are also counted over the worst of the clip alone and that spread.
+    assert clips["worst_spread"]["variant"] == "quieter-0.5dB"
+    assert clips["worst_beyond_spread"] == {
+        "delta": round(round(600 / 14, 2) - round(100 / 14, 2), 2),
+        "clip": "jfk",
+        "variant": "level-35dB",
+    }
     # A word heard differently is not a word dropped.
     assert clips["worst_dropped"] == {
         "delta": round(500 / 14, 2),
@@ -116,6 +128,8 @@ def test_figures_and_goals_from_known_answers(tmp_path: Any) -> None:
     assert runs["off"]["language_share"] == 0.5
     assert runs["on_off_time_ratio"] == 1.0
     goals = {g["goal"]: g for g in report.ratios(summary)["issue_10"]}
+    beyond = "clips: the same cells over the worst of the clip alone and its own spread, points"
+    assert goals[beyond]["measured"] == clips["worst_beyond_spread"]["delta"]
     assert goals["LID, worst language"]["measured"] == 0.5
     assert goals["LID, worst language"]["met"] is False
     assert goals["negatives: words on silence, noise, modem and dial tone"]["met"] is False
