@@ -103,11 +103,11 @@ def clip_lines(items: list[Item], results: dict[str, Any]) -> list[str]:
                 languages.append(f"{clip}/{variant}:{result['language']}")
             if variant == "alone" or fidelity.is_spread(variant):
                 continue
-            delta = 100.0 * e / w - base_pct
-            if delta > 1.0:
-                over.append(f"{clip}/{variant} {delta:+.1f}")
-            if 100.0 * e / w - worst_own > 1.0:
-                beyond_spread.append(f"{clip}/{variant} {100.0 * e / w - worst_own:+.1f}")
+            pct = 100.0 * e / w
+            if pct - base_pct > 1.0:
+                over.append(f"{clip}/{variant} {pct - base_pct:+.1f}")
+            if pct - worst_own > 1.0:
+                beyond_spread.append(f"{clip}/{variant} {pct - worst_own:+.1f}")
             if variant.startswith("silence"):
                 silence_cells += 1
                 identical += normalise(result["text"]) == normalise(alone["text"])
