@@ -224,3 +224,26 @@ def test_quiet_speech_keeps_its_language_and_words(
     assert heard.language == "de", heard.text
     worst = max(wer(reference, reading.text) for reading in readings)
     assert wer(reference, heard.text) <= worst + 0.01, heard.text
+
+
+def test_a_quiet_talker_after_a_loud_one_keeps_their_words(pool: ModelPool, tmp_path: Path) -> None:
+    """A loud talker, a second's pause, then a whispered sentence 30 dB quieter (-46 dBFS RMS),
+    as from a far talker or a call whose level drops: 16 s, one window. Whisper's pass over it
+    ended after the loud sentence and took the window as done, so the whisper was dropped
+    whole (all 12 of its words), though the detector had it as speech; now speech left unheard
+    at a window's end is decoded again (:func:`aural.decoder.decode_one_window`). It is also
+    raised by its own level, not the channel's (:mod:`aural.loudness`). It must lose no more
+    words than it does alone at that level."""
+    loud_clip, quiet_clip = DATA / "jfk.flac", DATA / "whispered" / "en_directions.flac"
+    quiet = load(quiet_clip)
+    quiet = quiet * np.float32(10 ** ((-46.0 - _rms_dbfs(quiet)) / 20))
+    alone = aural.transcribe(write_wav(tmp_path / "quiet.wav", [quiet]), pool=pool)
+    both = np.concatenate([load(loud_clip), silence(1.0), quiet])
+    transcript = aural.transcribe(write_wav(tmp_path / "pair.wav", [both]), pool=pool)
+    loud_text = aural.transcribe(loud_clip, pool=pool).text
+    lost_alone = deleted_words(text_of(loud_clip), loud_text) + deleted_words(
+        text_of(quiet_clip), alone.text
+    )
+    reference = f"{text_of(loud_clip)} {text_of(quiet_clip)}"
+    assert transcript.language == "en"
+    assert deleted_words(reference, transcript.text) <= lost_alone + 1, transcript.text

@@ -3,9 +3,24 @@
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 import pytest
+from fidelity_shapes import DATA, load, silence
 
-from aural.loudness import MAX_GAIN_DB, NOMINAL_DBFS, Amplified, active_level, gain_db, raised
+from aural.audio import SAMPLE_RATE
+from aural.loudness import (
+    LEVEL_STEP_DB,
+    MAX_GAIN_DB,
+    MIN_STEP_REGION_S,
+    NOMINAL_DBFS,
+    GainTrack,
+    LevelStep,
+    active_level,
+    gain_db,
+    raised,
+    stretch_levels,
+)
+from aural.speech import FRAME, map_speech
 from aural.spool import BehindSilence
 
 
@@ -43,16 +58,63 @@ def test_active_level_is_a_power_mean() -> None:
     assert active_level(levels, [(0, 2)]) == pytest.approx(expected, abs=1e-6)
 
 
+_SECOND = SAMPLE_RATE // FRAME + 1  # detector frames in a little more than a second
+
+
+def _frames(*runs: tuple[float, int]) -> npt.NDArray[np.float32]:
+    """Detector frame levels: ``(dBFS, frames)`` runs back to back."""
+    return np.concatenate([np.full(frames, db, np.float32) for db, frames in runs])
+
+
+def _span(first: int, last: int) -> tuple[int, int]:
+    """Frames ``[first, last)`` as a region in samples."""
+    return first * FRAME, last * FRAME
+
+
+def test_one_talker_at_one_level_is_one_stretch_however_the_pauses_cut_it() -> None:
+    s = _SECOND
+    frame_db = _frames((-20.0, 2 * s), (-90.0, s), (-24.0, 2 * s), (-90.0, s), (-18.0, 2 * s))
+    regions = [_span(0, 2 * s), _span(3 * s, 5 * s), _span(6 * s, 8 * s)]
+    steps = stretch_levels(frame_db, regions, FRAME)
+    assert len(steps) == 1
+    assert steps[0].start == 0
+    assert steps[0].level == pytest.approx(active_level(frame_db, [(0, frame_db.size)]), abs=1e-6)
+
+
+def test_a_quiet_talker_after_a_loud_one_is_a_stretch_of_its_own() -> None:
+    s = _SECOND
+    quiet = -20.0 - LEVEL_STEP_DB - 16.0
+    frame_db = _frames((-20.0, 2 * s), (-90.0, s), (quiet, 2 * s), (-19.0, 2 * s))
+    regions = [_span(0, 2 * s), _span(3 * s, 5 * s), _span(5 * s, 7 * s)]
+    steps = stretch_levels(frame_db, regions, FRAME)
+    assert [step.start for step in steps] == [0, 3 * s * FRAME, 5 * s * FRAME]
+    assert [step.level for step in steps] == pytest.approx([-20.0, quiet, -19.0], abs=1e-6)
+
+
+def test_a_short_region_is_too_little_evidence_of_a_new_level() -> None:
+    """The decay of a last word, a cough: shorter than ``MIN_STEP_REGION_S``, it stays in the
+    stretch it follows."""
+    short = int(MIN_STEP_REGION_S * SAMPLE_RATE / FRAME) - 1
+    frame_db = _frames((-17.0, 3 * _SECOND), (-30.0, short))
+    regions = [_span(0, 3 * _SECOND), _span(3 * _SECOND, 3 * _SECOND + short)]
+    assert [step.start for step in stretch_levels(frame_db, regions, FRAME)] == [0]
+
+
+def test_no_speech_is_one_step_of_no_level() -> None:
+    assert stretch_levels(np.zeros(4, dtype=np.float32), [], FRAME) == [LevelStep(0, None)]
+
+
 def test_nothing_is_copied_when_no_gain_is_due() -> None:
     samples = np.ones(4, dtype=np.float32)
-    assert raised(samples, -20.0) is samples
-    assert raised(samples, None) is samples
+    assert raised(samples, [LevelStep(0, -20.0)]) is samples
+    assert raised(samples, [LevelStep(0, None)]) is samples
+    assert raised(samples, [LevelStep(0, -20.0), LevelStep(2, -12.0)]) is samples
 
 
 def test_an_array_is_read_scaled_and_left_as_it_was() -> None:
     samples = np.full(4, 0.01, dtype=np.float32)
-    louder = raised(samples, NOMINAL_DBFS - 6.0)
-    assert isinstance(louder, Amplified)
+    louder = raised(samples, [LevelStep(0, NOMINAL_DBFS - 6.0)])
+    assert isinstance(louder, GainTrack)
     piece = louder[0:4]
     assert piece.dtype == np.float32
     assert piece == pytest.approx(samples * 10 ** (6 / 20))
@@ -61,7 +123,36 @@ def test_an_array_is_read_scaled_and_left_as_it_was() -> None:
 
 def test_a_source_stays_a_source_read_slice_by_slice() -> None:
     source = BehindSilence(np.full(8, 0.01, dtype=np.float32), 2)
-    louder = raised(source, NOMINAL_DBFS - 20.0)
-    assert isinstance(louder, Amplified)
+    louder = raised(source, [LevelStep(0, NOMINAL_DBFS - 20.0)])
+    assert isinstance(louder, GainTrack)
     assert louder.shape == (10,)
     assert louder[1:4] == pytest.approx(np.array([0.0, 0.1, 0.1]))
+
+
+def test_each_stretch_is_read_with_its_own_gain() -> None:
+    track = GainTrack(np.ones(1000, dtype=np.float32), [LevelStep(0, None)])
+    track.add(LevelStep(400, -46.0))  # quiet speech: raised by the most the rule allows, 20 dB
+    track.add(LevelStep(700, -20.0))  # loud speech: as it came
+    read = track[390:710]
+    assert np.allclose(read[:10], 1.0)
+    assert np.allclose(read[10:310], 10.0)
+    assert np.allclose(read[310:], 1.0)
+
+
+def test_the_detector_s_speech_gives_a_far_talker_its_own_step() -> None:
+    """Real speech through the real detector: jfk (about -17 dBFS), a second's pause, a whispered
+    sentence 30 dB under its own level (about -55 dBFS). The whisper is a stretch of its own,
+    starting in the pause, at the level it has alone (so it is raised by what it needs); each
+    clip alone is one stretch, from sample 0."""
+    loud = load(DATA / "jfk.flac")
+    quiet = load(DATA / "whispered" / "en_directions.flac") * np.float32(10 ** (-30 / 20))
+    steps = map_speech(np.concatenate([loud, silence(1.0), quiet]), True).levels
+    (loud_alone,) = map_speech(loud, True).levels
+    (quiet_alone,) = map_speech(quiet, True).levels
+    assert loud_alone.start == quiet_alone.start == 0
+    assert len(steps) == 2
+    assert steps[0].start == 0
+    assert loud.size <= steps[1].start <= loud.size + 16000
+    assert steps[0].level == pytest.approx(loud_alone.level, abs=0.5)
+    assert steps[1].level == pytest.approx(quiet_alone.level, abs=0.5)
+    assert gain_db(steps[1].level) == MAX_GAIN_DB

@@ -14,7 +14,6 @@ from fidelity_shapes import load, silence, text_of, write_wav
 import aural
 from aural import sections
 from aural.audio import SAMPLE_RATE, decode_audio
-from aural.loudness import SectionGains
 from aural.model_pool import ModelPool
 from aural.sections import CUT_SEARCH_S, SECTION_S, section_bounds
 from aural.types import Segment
@@ -47,17 +46,6 @@ def test_sections_cover_the_channel_and_are_cut_in_its_pauses() -> None:
 def test_a_channel_up_to_one_and_a_half_sections_is_one_section() -> None:
     samples = np.zeros(int(1.5 * SECTION_S * SAMPLE_RATE), dtype=np.float32)
     assert list(section_bounds(samples)) == [(0, samples.size)]
-
-
-def test_each_section_is_read_with_its_own_gain() -> None:
-    gains = SectionGains(np.ones(1000, dtype=np.float32))
-    gains.add(0, None)  # no speech: as it came
-    gains.add(400, -46.0)  # quiet speech: raised by the most the rule allows, 20 dB
-    gains.add(700, -20.0)  # loud speech: as it came
-    read = gains[390:710]
-    assert np.allclose(read[:10], 1.0)
-    assert np.allclose(read[10:310], 10.0)
-    assert np.allclose(read[310:], 1.0)
 
 
 def test_a_long_file_keeps_its_quiet_half_across_its_sections(

@@ -262,12 +262,54 @@ def _decode_with_timestamps(
 
     Whisper may end a window's pass after its first sentence again and again: three copies of a
     quiet German sentence behind a loud one, each pass heard one more (on one CPU, not on
-    another). Each round starts where the last heard speech ends; a round that hears nothing
-    moves past the first region it was given, so every region gets a window of its own and
-    the rounds are bounded by the chunk's regions.
+    another).
     """
     segments = list(_batches(whisper, speech, [chunk], language, options, 1, False))
     yield from segments
+    yield from _the_rest(whisper, speech, chunk, segments, language, options)
+
+
+def decode_one_window(
+    whisper: WhisperModel,
+    samples: ChannelSamples,
+    regions: tuple[SpeechRegion, ...],
+    language: str,
+    options: TranscriptionOptions,
+    window: EncodedWindow | None = None,
+) -> Iterator[WhisperSegment]:
+    """Speech that fits one window (``regions`` gathered back to back; ``window`` its
+    encoding when the language decision already made it) decoded as one, and the speech
+    Whisper left unheard at its end decoded again, as a batched chunk's is.
+
+    Whisper's loop ends a window whose last segment closes on a single timestamp: it takes the
+    window as done. A whispered sentence one second after a loud one (jfk) was dropped that
+    way, whole, at some levels and not at others (at -17 and -30 dBFS, not at -20 to -26),
+    although the detector had it as speech: the pass simply stopped after the loud sentence.
+    Times are seconds into the gathered speech.
+    """
+    speech = GatheredSpeech(samples, regions)
+    window = window or encode_window(whisper, speech[0 : speech.length])
+    segments = list(decode_window(whisper, window, language, options))
+    yield from segments
+    chunk = SpeechRegion(0, speech.length)
+    yield from _the_rest(whisper, speech, chunk, segments, language, options)
+
+
+def _the_rest(
+    whisper: WhisperModel,
+    speech: GatheredSpeech,
+    chunk: SpeechRegion,
+    segments: list[WhisperSegment],
+    language: str,
+    options: TranscriptionOptions,
+) -> Iterator[WhisperSegment]:
+    """The speech of ``chunk`` still unheard after ``segments``, decoded as a trimmed window,
+    as often as that leaves speech unheard.
+
+    Each round starts where the last heard speech ends; a round that hears nothing moves past
+    the first region it was given, so every region gets a window of its own and the rounds are
+    bounded by the chunk's regions.
+    """
     regions = tuple(speech.regions)
     heard = _heard_until(chunk, segments)
     while tails := _unheard_tails([chunk], regions, [heard]):

@@ -6,15 +6,25 @@ normalised away, so the same words 15 dB quieter are, to the model, different fe
 19.7 % at -35 dBFS against 14.9 % for the same 22 clips at their own levels; espeak German heard
 as Welsh). Raising it to -26 dBFS brought the set back to 15.5 %.
 
-The rule, per channel (per section of a long channel, :mod:`aural.sections`), from the speech
-the detector found (never from the whole signal, so a channel in which it found no speech is
-never raised): a channel whose active speech level is
-below the nominal speech level (``NOMINAL_DBFS``, ITU-T's -26 dBov) is raised to it, by at most
-``MAX_GAIN_DB``; speech at or above it is left exactly as it is. The mapping is continuous
-(speech just below the nominal level moves a little) and depends only on the speech, so the
-same utterance gets the same gain behind any lead-in. The speech detector itself runs on the
-signal as it came: Silero is trained to be level-robust, and nothing it decided changes. With
-the VAD off no speech is known and nothing is raised: the request asked for the audio as it came.
+The rule, per stretch of speech at one level (:func:`stretch_levels`), from the speech the
+detector found (never from the whole signal, so a channel in which it found no speech is never
+raised): a stretch whose active speech level is below the nominal speech level
+(``NOMINAL_DBFS``, ITU-T's -26 dBov) is raised to it, by at most ``MAX_GAIN_DB``; speech at or
+above it is left exactly as it is. The mapping is continuous (speech just below the nominal
+level moves a little) and depends only on the speech, so the same utterance gets the same gain
+behind any lead-in. The speech detector itself runs on the signal as it came: Silero is trained
+to be level-robust, and nothing it decided changes. With the VAD off no speech is known and
+nothing is raised: the request asked for the audio as it came.
+
+Why stretches and not one level per channel: a channel can hold a near and a far talker, or a
+call whose level drops half-way. Measured per channel, the loud talker set the level and the
+quiet one was not raised: a whispered sentence at -46 dBFS one second after a prompt at -16 dBFS
+was misheard ("make-a-ring" for "bakery"), though alone at that level it was raised and heard.
+The channel's regions are therefore walked in time order, and a region whose own level lies more
+than ``LEVEL_STEP_DB`` from the stretch so far, and that is long enough to tell
+(``MIN_STEP_REGION_S``), opens a new stretch with a gain of its own. Within a stretch (one
+talker's sentences vary by a few dB) the gain stays one, so a clip's words do not move with how
+its pauses cut it into regions.
 
 The level is that of ``aural.speech``'s 32 ms frames inside the speech regions, active ones only
 (within ``_ACTIVE_BELOW_PEAK_DB`` of the loudest, so the pauses inside a region do not pull it
@@ -24,10 +34,12 @@ down): a simple stand-in for ITU-T P.56's active speech level, as the benchmark'
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
+from aural.audio import SAMPLE_RATE
 from aural.spool import ChannelSamples, Samples, SampleSource
 
 # ITU-T's nominal speech level (-26 dBov; dBov here: a full-scale sine's RMS is -3 dBFS).
@@ -36,6 +48,22 @@ NOMINAL_DBFS = -26.0
 # and a stray region of faint noise is never made loud.
 MAX_GAIN_DB = 20.0
 _ACTIVE_BELOW_PEAK_DB = 40.0
+# A region whose level differs from the stretch so far by more than this starts a stretch of its
+# own: more than one talker's sentences differ by, less than a near and a far talker.
+LEVEL_STEP_DB = 10.0
+# ... when it is at least this long, its padding included: a shorter region is too little evidence
+# of a new level (the 0.2 s decay of jfk's last word, 11 dB under the rest, opened a stretch of
+# its own and moved a word of the sentence before it).
+MIN_STEP_REGION_S = 1.0
+
+
+@dataclass(frozen=True)
+class LevelStep:
+    """From sample ``start`` of a channel on (up to the next step), speech at ``level`` dBFS
+    (``None``: no speech measured there)."""
+
+    start: int
+    level: float | None
 
 
 def active_level(
@@ -58,53 +86,59 @@ def gain_db(level: float | None) -> float:
     return min(NOMINAL_DBFS - level, MAX_GAIN_DB)
 
 
-class Amplified(SampleSource):
-    """A channel read with a fixed gain, slice by slice (a spool stays on disk, an array is not
-    copied)."""
+def stretch_levels(
+    frame_db: npt.NDArray[np.float32], regions: Sequence[tuple[int, int]], frame: int
+) -> list[LevelStep]:
+    """The level steps of a channel's speech ``regions`` (``[start, end)`` samples, in time
+    order; ``frame_db`` the levels of its ``frame``-sample frames): one step per stretch of
+    regions within ``LEVEL_STEP_DB`` of each other's level, the first from sample 0. Without any
+    region, one step of no speech."""
+    steps: list[LevelStep] = []
+    stretch: list[tuple[int, int]] = []  # frame spans of the open stretch
+    level: float | None = None
+    start = 0
+    for begin, end in regions:
+        span = (begin // frame, -(-end // frame))
+        own = active_level(frame_db, [span])
+        if (
+            own is not None
+            and level is not None
+            and abs(own - level) > LEVEL_STEP_DB
+            and end - begin >= MIN_STEP_REGION_S * SAMPLE_RATE
+        ):
+            steps.append(LevelStep(start, level))
+            stretch, start = [], begin
+        stretch.append(span)
+        level = active_level(frame_db, stretch)
+    steps.append(LevelStep(start, level))
+    return steps
 
-    def __init__(self, source: ChannelSamples, gain: float) -> None:
-        self._source = source
-        self._gain = np.float32(gain)
 
-    @property
-    def frames(self) -> int:
-        return int(self._source.shape[0])
+class GainTrack(SampleSource):
+    """A channel read with a gain per stretch (:class:`LevelStep`), slice by slice: a spool
+    stays on disk, an array is not copied.
 
-    def read(self, start: int, stop: int) -> Samples:
-        return np.asarray(self._source[start:stop] * self._gain, dtype=np.float32)
-
-
-def raised(samples: ChannelSamples, level: float | None) -> ChannelSamples:
-    """``samples`` as Whisper should hear them, given their speech's active ``level``: the same
-    object when no gain is due, else a view that scales each slice as it is read (no copy of
-    the channel, whether it is an array or a spool on disk)."""
-    gain = gain_db(level)
-    if gain == 0.0:
-        return samples
-    return Amplified(samples, 10.0 ** (gain / 20.0))
-
-
-class SectionGains(SampleSource):
-    """A channel read with a gain per section, for a long channel whose speech is mapped (and its
-    level measured) a section at a time (:mod:`aural.sections`).
-
-    Sections are added in timeline order while decoders already read the earlier ones; a read
-    only ever covers sections that were added (the decoders get their speech after it was
-    mapped), and each piece of it gets the gain of its section.
+    Steps may be added in timeline order while decoders already read the earlier ones (a long
+    channel is mapped a section at a time, :mod:`aural.sections`); a read only ever covers steps
+    that were added (the decoders get their speech after it was mapped), and each piece of it
+    gets the gain of its step.
     """
 
-    def __init__(self, source: ChannelSamples) -> None:
+    def __init__(self, source: ChannelSamples, steps: Sequence[LevelStep] = ()) -> None:
         self._source = source
         self._starts: list[tuple[int, np.float32]] = [(0, np.float32(1.0))]
+        for step in steps:
+            self.add(step)
 
     @property
     def frames(self) -> int:
         return int(self._source.shape[0])
 
-    def add(self, start: int, level: float | None) -> None:
-        """From sample ``start`` on, the gain due to speech at ``level`` (:func:`gain_db`)."""
-        factor = np.float32(10.0 ** (gain_db(level) / 20.0))
-        self._starts = [*self._starts, (start, factor)]  # one assignment: readers see old or new
+    def add(self, step: LevelStep) -> None:
+        """From ``step.start`` on, the gain due to speech at ``step.level`` (:func:`gain_db`)."""
+        factor = np.float32(10.0 ** (gain_db(step.level) / 20.0))
+        # One assignment: a reader sees the old steps or the new ones, never half of them.
+        self._starts = [*self._starts, (step.start, factor)]
 
     def read(self, start: int, stop: int) -> Samples:
         samples = np.asarray(self._source[start:stop], dtype=np.float32)
@@ -118,3 +152,12 @@ class SectionGains(SampleSource):
             if low < high and factor != 1.0:
                 out[low - start : high - start] *= factor
         return out
+
+
+def raised(samples: ChannelSamples, steps: Sequence[LevelStep]) -> ChannelSamples:
+    """``samples`` as Whisper should hear them, given the level ``steps`` of their speech: the
+    same object when no gain is due, else a view that scales each slice as it is read (no copy
+    of the channel, whether it is an array or a spool on disk)."""
+    if all(gain_db(step.level) == 0.0 for step in steps):
+        return samples
+    return GainTrack(samples, steps)

@@ -22,6 +22,7 @@ from aural.audio import SAMPLE_RATE, Audio, ChannelAudio, select_channels
 from aural.decoder import (
     WINDOW_S,
     decode_batched,
+    decode_one_window,
     decode_sequential,
     decode_window,
     encode_window,
@@ -38,7 +39,7 @@ from aural.languages import (
     normalise_language_set,
     parse_language_option,
 )
-from aural.loudness import raised
+from aural.loudness import LevelStep, raised
 from aural.memory import TRIM_AFTER_AUDIO_S, release_freed_memory
 from aural.model_pool import LoadedModel
 from aural.sections import SectionedChannel, is_sectioned
@@ -218,7 +219,7 @@ class Transcriber:
         ) -> tuple[str, float]:
             return decide(gather(heard, head(regions, WINDOW_S)), ranker, allowed)
 
-        def map_section(piece: Samples) -> tuple[list[SpeechRegion], float | None]:
+        def map_section(piece: Samples) -> tuple[list[SpeechRegion], tuple[LevelStep, ...]]:
             return self._map_speech(piece, options)
 
         total = sum(s.channel.samples.shape[0] for s in streams)
@@ -292,24 +293,24 @@ class Transcriber:
         with its runs. Speech that fits one window is encoded here once; detection and
         decoding share it.
         """
-        regions, level = self._map_speech(channel.samples, options)
-        channel = replace(channel, samples=raised(channel.samples, level))
+        regions, levels = self._map_speech(channel.samples, options)
+        channel = replace(channel, samples=raised(channel.samples, levels))
         if not regions:
             return channel, []
         return channel, self._runs_of(channel, regions, options, requested)
 
     def _map_speech(
         self, samples: ChannelSamples, options: TranscriptionOptions
-    ) -> tuple[list[SpeechRegion], float | None]:
+    ) -> tuple[list[SpeechRegion], tuple[LevelStep, ...]]:
         """The speech regions of ``samples`` (the detector's, and the unsure stretches Whisper
-        hears speech in), in time order, with the active level of the detector's speech."""
+        hears speech in), in time order, with the level steps of the detector's speech."""
         found = map_speech(samples, options.vad, self.model.speech)
-        heard = raised(samples, found.level)
+        heard = raised(samples, found.levels)
         regions = sorted(
             found.regions + self._heard_by_whisper(heard, found.unsure),
             key=lambda region: region.start,
         )
-        return regions, found.level
+        return regions, found.levels
 
     def _runs_of(
         self,
@@ -418,10 +419,9 @@ class Transcriber:
             [{"start": r.start, "end": r.end} for r in run.regions], SAMPLE_RATE
         )
         if path == "window":
-            window = run.window or encode_window(
-                whisper, gather(channel.samples, list(run.regions))
+            raw: Iterable[WhisperSegment] = decode_one_window(
+                whisper, channel.samples, run.regions, run.language, options, run.window
             )
-            raw: Iterable[WhisperSegment] = decode_window(whisper, window, run.language, options)
             timeline = gathered
         elif path == "batched":
             raw = decode_batched(

@@ -7,7 +7,7 @@ over half a minute before the first segment. A channel longer than ``SECTIONED_A
 cut into sections of about ``SECTION_S``, each at the quietest half second near its nominal end,
 and each section is mapped on its own: the detector from its primed state (the same state every
 verdict on doubtful speech is taken from), the noise floor of the section, quiet speech raised
-by the level of its own section's speech. The chunks a section completes go to the decoding
+by the levels of its own stretches of speech. The chunks a section completes go to the decoding
 workers while the next section is mapped.
 
 What needs look-ahead stays bounded: the language of a channel waits for a window of its speech
@@ -18,14 +18,14 @@ filled with speech as :func:`~aural.decoder.speech_chunks` packs it over the who
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from aural.audio import SAMPLE_RATE, ChannelAudio
 from aural.decoder import WINDOW_S, speech_chunks
-from aural.loudness import SectionGains
+from aural.loudness import GainTrack, LevelStep
 from aural.speech import FRAME, SpeechRegion, frame_levels
 from aural.spool import ChannelSamples, Samples
 from aural.switching import LanguageRun
@@ -41,8 +41,9 @@ SECTIONED_AFTER_S = 1.5 * SECTION_S
 CUT_SEARCH_S = 30.0
 QUIET_S = 0.5
 
-MapSection = Callable[[Samples], tuple[list[SpeechRegion], float | None]]
-"""Speech regions of a section's samples (on the section's timeline) and their active level."""
+MapSection = Callable[[Samples], tuple[list[SpeechRegion], Sequence[LevelStep]]]
+"""Speech regions of a section's samples and the level steps of their speech (both on the
+section's timeline, the first step from its start)."""
 
 DecideLanguage = Callable[[ChannelSamples, list[SpeechRegion]], tuple[str, float]]
 """The language (and its probability) of a channel's speech, from the first window of it."""
@@ -103,7 +104,7 @@ class SectionedChannel:
     probability: float
     chunk_s: float
     batch: int
-    heard: SectionGains = field(init=False)
+    heard: GainTrack = field(init=False)
     regions: list[SpeechRegion] = field(init=False, default_factory=list)
     mapped_to: int = field(init=False, default=0)  # samples mapped so far
     _bounds: Iterator[tuple[int, int]] = field(init=False)
@@ -111,7 +112,7 @@ class SectionedChannel:
     _held: list[SpeechRegion] = field(init=False, default_factory=list)  # speech not yet released
 
     def __post_init__(self) -> None:
-        self.heard = SectionGains(self.channel.samples)
+        self.heard = GainTrack(self.channel.samples)
         self._bounds = section_bounds(self.channel.samples)
         self._next = next(self._bounds, None)
 
@@ -127,8 +128,9 @@ class SectionedChannel:
         """Map the next section; returns the speech that became ready to decode."""
         assert self._next is not None, "the channel is mapped to its end"
         start, end = self._next
-        found, level = map_section(np.asarray(self.channel.samples[start:end]))
-        self.heard.add(start, level)
+        found, levels = map_section(np.asarray(self.channel.samples[start:end]))
+        for step in levels:
+            self.heard.add(LevelStep(step.start + start, step.level))
         moved = [SpeechRegion(r.start + start, r.end + start) for r in found]
         self.regions += moved
         self._held += moved

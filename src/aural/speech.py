@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from aural.audio import SAMPLE_RATE
-from aural.loudness import active_level
+from aural.loudness import LevelStep, stretch_levels
 from aural.speech_edges import anchored
 from aural.spool import ChannelSamples, Samples
 
@@ -221,14 +221,15 @@ class SpeechMap:
 
     ``regions`` it heard speech in; ``unsure`` are stretches it left out although their energy
     stands clearly above the channel's noise floor and it gave them some chance of speech: they
-    get a second look by Whisper itself before they are dropped. ``level`` is the active level
-    (dBFS) of the speech in ``regions``, ``None`` without any (or with the VAD off): quiet speech
-    is raised by it (:mod:`aural.loudness`).
+    get a second look by Whisper itself before they are dropped. ``levels`` are the active levels
+    (dBFS) of the stretches of speech in ``regions``, from sample 0 on (one step of no speech
+    without any region, or with the VAD off): quiet speech is raised by them
+    (:mod:`aural.loudness`).
     """
 
     regions: list[SpeechRegion]
     unsure: list[SpeechRegion]
-    level: float | None = None
+    levels: tuple[LevelStep, ...] = (LevelStep(0, None),)
 
 
 # The second look: energy this far above the channel's noise floor (its 10th percentile of frame
@@ -277,8 +278,8 @@ def map_speech(
     if doubtful:
         probabilities = np.maximum(probabilities, detector.rescored(samples, doubtful))
     regions = _on_the_sound(samples, speech_regions(probabilities, total))
-    level = active_level(levels, [(r.start // FRAME, -(-r.end // FRAME)) for r in regions])
-    return SpeechMap(regions, _unsure(loud, probabilities, regions, total), level)
+    steps = stretch_levels(levels, [(r.start, r.end) for r in regions], FRAME)
+    return SpeechMap(regions, _unsure(loud, probabilities, regions, total), tuple(steps))
 
 
 def heard_spans(
