@@ -17,8 +17,10 @@ from aural.decoder import (
     rank_languages,
     rank_languages_over_views,
     split_at_sentences,
+    unheard_regions,
 )
 from aural.model_pool import ModelPool
+from aural.speech import SpeechRegion
 
 DATA = Path(__file__).parent / "data"
 
@@ -86,3 +88,18 @@ def test_the_full_look_is_the_mean_of_its_views(pool: ModelPool) -> None:
     assert max(abs(both[c] - (one[c] + later[c]) / 2) for c in both) < 1e-4
     assert abs(sum(both.values()) - 1.0) < 1e-3
     assert max(both, key=lambda code: both[code]) == "es"
+
+
+def test_a_region_without_an_aligned_word_is_unheard() -> None:
+    """Regions on the gathered timeline (samples at 16 kHz): a sentence, the same sentence
+    again, a short breath. Whisper's one segment ran over both sayings with its words in the
+    first: the second is unheard; the breath is too short to count."""
+    regions = [
+        SpeechRegion(0, 96_000),
+        SpeechRegion(96_000, 192_000),
+        SpeechRegion(192_000, 200_000),
+    ]
+    read_once = _chunk((0.2, 1.0, " Turn"), (1.0, 2.5, " left"), (2.5, 5.5, " now."))
+    assert unheard_regions(regions, [read_once]) == [regions[1]]
+    read_twice = _chunk((0.2, 5.5, " Turn left now."), (6.2, 11.5, " Turn left now."))
+    assert unheard_regions(regions, [read_twice]) == []

@@ -247,3 +247,22 @@ def test_a_quiet_talker_after_a_loud_one_keeps_their_words(pool: ModelPool, tmp_
     reference = f"{text_of(loud_clip)} {text_of(quiet_clip)}"
     assert transcript.language == "en"
     assert deleted_words(reference, transcript.text) <= lost_alone + 1, transcript.text
+
+
+def test_a_sentence_said_twice_is_transcribed_twice(pool: ModelPool, tmp_path: Path) -> None:
+    """A LibriVox sentence, a second's pause, the same sentence again (an IVR prompt played
+    twice, a caller who repeats): Whisper read both as one segment over the two, its words
+    aligned in the first, and the second saying was lost (14 of 28 words). A region the
+    detector heard with no aligned word in it is now decoded on its own
+    (:func:`aural.decoder.decode_one_window`)."""
+    clip = DATA / "librivox" / "sense_and_sensibility_01_austen_64kb-0890.flac"
+    sentence = load(clip)
+    twice = write_wav(tmp_path / "twice.wav", [np.concatenate([sentence, silence(1.0), sentence])])
+    transcript = aural.transcribe(twice, pool=pool)
+    alone = aural.transcribe(clip, pool=pool)
+    lost_alone = deleted_words(text_of(clip), alone.text)
+    reference = f"{text_of(clip)} {text_of(clip)}"
+    assert deleted_words(reference, transcript.text) <= 2 * lost_alone + 1, transcript.text
+    assert len(transcript.segments) >= 2
+    first, second = transcript.segments[0], transcript.segments[-1]
+    assert first.end <= second.start  # the first no longer runs over the second saying
