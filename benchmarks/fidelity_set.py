@@ -20,6 +20,9 @@ The set, one manifest item per file (``kind``):
   alone), so a harness reports the WER *delta over the clip alone* (issue 10's invariant). The
   clip alone is also read 0.5 and 1 dB quieter (``quieter-*`` variants, ``SPREAD_DB``): a change
   nobody hears, whose readings are the clip's own spread, what any change of input costs it.
+  And the clip said twice (``REPEATS``): itself again after a second's pause, and again with
+  the second saying at -46 dBFS (a far talker after a near one, raised by its own level). Their
+  reference is the clip's text twice, so their WER compares with the clip alone's.
 * ``stereo``: two channels, the second silent (or faint pink noise) for its first 27 s.
 * ``runs``: 40-55 s runs of short IVR prompts in alternating languages, ``runs`` holding the
   reference language per time span, ``prompts`` every prompt with its text.
@@ -53,7 +56,7 @@ import numpy as np
 import numpy.typing as npt
 
 RATE = 16_000
-VERSION = 2  # bump when a recipe changes: a manifest of another version is rebuilt
+VERSION = 3  # bump when a recipe changes: a manifest of another version is rebuilt
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TEST_DATA = REPO_ROOT / "tests" / "data"
 DEFAULT_OUT = REPO_ROOT / "benchmarks" / ".work" / "fidelity"
@@ -72,6 +75,11 @@ LEAD_INS: tuple[tuple[str, str, float, float | None], ...] = (
     ("pink-40dB-27", "pink", 27.0, -40.0),
 )
 QUIET_DBFS = -35.0
+# The clip said twice, a pause between: (variant, level dBFS of the second saying or None for
+# its own). Whisper read a sentence said twice as one segment, and a far talker after a near
+# one was not raised.
+REPEATS: tuple[tuple[str, float | None], ...] = (("twice", None), ("twice-46dB", -46.0))
+REPEAT_PAUSE_S = 1.0
 # Attenuations (dB) of the clip alone whose readings measure the clip's own spread.
 SPREAD_DB = (0.5, 1.0)
 SPREAD_PREFIX = "quieter-"
@@ -479,20 +487,35 @@ class Builder:
         variants.append((f"level{int(QUIET_DBFS)}dB", at_level(alone, QUIET_DBFS), 0.0, RATE))
         variants.append(("telephone-8k", telephone(alone), 0.0, 8000))
         for variant, samples, lead_s, rate in variants:
-            item_id = f"clip/{clip.name}/{variant}"
-            self.add(
-                Item(
-                    id=item_id,
-                    path=f"clip/{clip.name}/{variant}.wav",
-                    duration=round(samples.size / rate, 4),
-                    sample_rate=rate,
-                    variant=variant,
-                    speech_start=lead_s,
-                    **common,  # type: ignore[arg-type]
-                ),
-                samples,
-                rate,
-            )
+            self._clip_item(clip, variant, samples, lead_s, rate, common)
+        for variant, dbfs in REPEATS:
+            again = alone if dbfs is None else at_level(alone, dbfs)
+            samples = np.concatenate([alone, silence(REPEAT_PAUSE_S), again])
+            twice = {**common, "reference": f"{clip.text} {clip.text}"}
+            self._clip_item(clip, variant, samples, 0.0, RATE, twice)
+
+    def _clip_item(
+        self,
+        clip: Clip,
+        variant: str,
+        samples: Samples,
+        lead_s: float,
+        rate: int,
+        common: dict[str, Any],
+    ) -> None:
+        self.add(
+            Item(
+                id=f"clip/{clip.name}/{variant}",
+                path=f"clip/{clip.name}/{variant}.wav",
+                duration=round(samples.size / rate, 4),
+                sample_rate=rate,
+                variant=variant,
+                speech_start=lead_s,
+                **common,
+            ),
+            samples,
+            rate,
+        )
 
     # stereo with a late-starting channel
 
@@ -693,6 +716,7 @@ def build(out: Path = DEFAULT_OUT, seed: int = 0, force: bool = False) -> dict[s
             *(v for v, *_ in LEAD_INS),
             f"level{int(QUIET_DBFS)}dB",
             "telephone-8k",
+            *(v for v, _ in REPEATS),
         ],
         "lid_counts": builder.lid_counts,
         "comment": "paths are relative to this file unless absolute; times in seconds; levels RMS "

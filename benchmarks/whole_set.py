@@ -11,6 +11,8 @@ model lanes), over all of it:
   -50/-40 dBFS pink noise, at -35 dBFS, 8 kHz telephone band), language auto: WER per variant,
   the cells whose WER is more than 1 point over the clip alone, how many silence variants give
   the clip-alone text word for word, and the detected language where it is not the clip's;
+- **said twice**: every clip followed by itself after a second's pause, at its own level and at
+  -46 dBFS (``twice``, ``twice-46dB``): words dropped, against the clip's text twice;
 - **the clip's own spread**: every clip alone again 0.5 and 1 dB quieter (the set's ``quieter-*``
   variants): level changes nobody hears, which the int8 model may still read differently.
   A lead-in cell then also counts against the worst of those readings: a cell over the clip
@@ -81,6 +83,8 @@ def clip_lines(items: list[Item], results: dict[str, Any]) -> list[str]:
     unsteady: list[str] = []
     identical = silence_cells = 0
     languages: list[str] = []
+    repeat_lost: list[str] = []
+    repeat_dropped: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for clip, variants in sorted(by_clip.items()):
         alone_item, alone = variants["alone"]
         language = alone_item["language"] or "en"
@@ -103,6 +107,14 @@ def clip_lines(items: list[Item], results: dict[str, Any]) -> list[str]:
                 languages.append(f"{clip}/{variant}:{result['language']}")
             if variant == "alone" or fidelity.is_spread(variant):
                 continue
+            if variant in fidelity.REPEAT_VARIANTS:
+                lost, words = fidelity.dropped(item["reference"], result["text"], language)
+                repeat_dropped[variant][0] += lost
+                repeat_dropped[variant][1] += words
+                alone_lost = fidelity.dropped(reference, alone["text"], language)
+                excess = 100.0 * (lost / words - alone_lost[0] / alone_lost[1])
+                if excess > 1.0:
+                    repeat_lost.append(f"{clip}/{variant} {excess:+.1f}")
             pct = 100.0 * e / w
             if pct - base_pct > 1.0:
                 over.append(f"{clip}/{variant} {pct - base_pct:+.1f}")
@@ -123,6 +135,10 @@ def clip_lines(items: list[Item], results: dict[str, Any]) -> list[str]:
         f"- cells more than 1 point over the worst of the clip alone and those"
         f" ({len(beyond_spread)}): {', '.join(beyond_spread)}",
         f"- detected language not the clip's ({len(languages)}): {', '.join(languages)}",
+        "- said twice, words dropped: "
+        + ", ".join(f"{v} {lost} of {words}" for v, (lost, words) in repeat_dropped.items()),
+        f"- said twice, cells dropping more than 1 point over the clip alone ({len(repeat_lost)}):"
+        f" {', '.join(repeat_lost)}",
     ]
     return lines
 

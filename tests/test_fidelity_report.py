@@ -25,14 +25,14 @@ from benchmarks import plan as p
 JFK = "And so my fellow Americans, ask not what your country can do for you"  # 14 words
 
 
-def _clip(variant: str) -> dict[str, Any]:
+def _clip(variant: str, reference: str = JFK) -> dict[str, Any]:
     return {
         "id": f"clip/jfk/{variant}",
         "kind": "clip",
         "path": f"clip/jfk/{variant}.wav",
         "duration": 11.0,
         "language": "en",
-        "reference": JFK,
+        "reference": reference,
         "channel_references": [],
         "clip": "jfk",
         "variant": variant,
@@ -68,6 +68,7 @@ def test_figures_and_goals_from_known_answers(tmp_path: Any) -> None:
         *fidelity._item_tasks(_clip("level-35dB"), tmp_path),
         *fidelity._item_tasks(_clip("telephone-8k"), tmp_path),
         *fidelity._item_tasks(_clip("quieter-0.5dB"), tmp_path),
+        *fidelity._item_tasks(_clip("twice", f"{JFK} {JFK}"), tmp_path),
         *fidelity._item_tasks(_item("lid", "lid/es/a", "es", "hola"), tmp_path),
         *fidelity._item_tasks(_item("lid", "lid/es/b", "es", "adios"), tmp_path),
         *fidelity._item_tasks(_item("negative", "negative/tone", None), tmp_path),
@@ -86,6 +87,8 @@ def test_figures_and_goals_from_known_answers(tmp_path: Any) -> None:
         _call("fidelity/clip/jfk/telephone-8k", "And so my fellow"),  # 10 of 14 words deleted
         # the clip alone, 0.5 dB quieter: one word heard differently (its own spread)
         _call("fidelity/clip/jfk/quieter-0.5dB", JFK.replace("fellow", "follow")),
+        # said twice, heard once: 14 of its 28 words dropped
+        _call("fidelity/clip/jfk/twice", JFK),
         _call("fidelity/lid/es/a", "hola", "es"),
         _call("fidelity/lid/es/b", "adios", "la"),
         _call("fidelity/negative/tone", "Thank you."),
@@ -102,10 +105,14 @@ def test_figures_and_goals_from_known_answers(tmp_path: Any) -> None:
         "level-35dB": round(600 / 14, 2),
         "telephone-8k": round(1000 / 14, 2),
         "quieter-0.5dB": round(100 / 14, 2),
+        "twice": 50.0,
     }
     # The telephone band is not a lead-in: it is the worst cell of its own, not the invariant's.
     assert clips["worst"] == {"delta": round(600 / 14, 2), "clip": "jfk", "variant": "level-35dB"}
     assert clips["worst_band"]["variant"] == "telephone-8k"
+    # Said twice is measured against the clip's text twice, in a row of its own.
+    assert clips["worst_repeat_dropped"] == {"delta": 50.0, "clip": "jfk", "variant": "twice"}
+    assert clips["total"]["twice"]["vs_alone_transcript_wer"] == 50.0
     # A quieter reading of the clip alone is its own spread, not a shape under test; the
     # invariant's cells are also counted over the worst of the clip alone and that spread.
     assert clips["worst_spread"]["variant"] == "quieter-0.5dB"
@@ -130,6 +137,9 @@ def test_figures_and_goals_from_known_answers(tmp_path: Any) -> None:
     goals = {g["goal"]: g for g in report.ratios(summary)["issue_10"]}
     beyond = "clips: the same cells over the worst of the clip alone and its own spread, points"
     assert goals[beyond]["measured"] == clips["worst_beyond_spread"]["delta"]
+    twice = next(g for g in goals.values() if g["goal"].startswith("clips said twice"))
+    assert twice["measured"] == 50.0
+    assert twice["met"] is False
     assert goals["LID, worst language"]["measured"] == 0.5
     assert goals["LID, worst language"]["met"] is False
     assert goals["negatives: words on silence, noise, modem and dial tone"]["met"] is False
