@@ -266,3 +266,17 @@ def test_a_sentence_said_twice_is_transcribed_twice(pool: ModelPool, tmp_path: P
     assert len(transcript.segments) >= 2
     first, second = transcript.segments[0], transcript.segments[-1]
     assert first.end <= second.start  # the first no longer runs over the second saying
+
+
+def test_a_sentence_said_six_times_keeps_every_saying(pool: ModelPool, tmp_path: Path) -> None:
+    """The same, past one window (42 s: decoded in batched chunks). The chunk's text pass
+    stopped early, its second look with timestamp tokens read the first four sayings as one
+    segment, and 78 of the 114 words were lost; the second look now aligns its words and
+    decodes every region no word lies in on its own."""
+    clip = DATA / "librivox" / "sense_and_sensibility_01_austen_64kb-0920.flac"
+    sentence = load(clip)
+    six = np.concatenate([part for _ in range(6) for part in (sentence, silence(1.0))])
+    transcript = aural.transcribe(write_wav(tmp_path / "six.wav", [six]), pool=pool)
+    lost_alone = deleted_words(text_of(clip), aural.transcribe(clip, pool=pool).text)
+    reference = " ".join([text_of(clip)] * 6)
+    assert deleted_words(reference, transcript.text) <= 6 * lost_alone + 6, transcript.text

@@ -218,7 +218,8 @@ def decode_batched(
     is rare. The 754 s file had none, and the 77 s file had one, where a lone "SIP" came after
     a pause at the end of a chunk. Decoded alone as a tail, that word came out twice with
     timestamp tokens and as "SIP ship. Thank you." as text; the second look with timestamp
-    tokens heard it once.
+    tokens heard it once. A region inside a chunk that no aligned word lies in (a sentence
+    said twice, read once) is decoded as a window of its own (:func:`unheard_regions`).
     """
     speech = GatheredSpeech(samples, regions)
     timeline = SpeechTimestampsMap([{"start": r.start, "end": r.end} for r in regions], SAMPLE_RATE)
@@ -232,6 +233,9 @@ def decode_batched(
     for chunk, segments in zip(chunks, found, strict=True):
         if _unheard_tails([chunk], gathered_regions, [_heard_until(chunk, segments)]):
             segments = list(_decode_with_timestamps(whisper, speech, chunk, language, options))
+        else:
+            inside = [r for r in gathered_regions if chunk.start <= r.start and r.end <= chunk.end]
+            segments = _unheard_decoded(whisper, speech, inside, segments, language, options)
         for segment in segments:
             yield segment if options.word_timestamps else replace(segment, words=None)
 
@@ -262,9 +266,15 @@ def _decode_with_timestamps(
 
     Whisper may end a window's pass after its first sentence again and again: three copies of a
     quiet German sentence behind a loud one, each pass heard one more (on one CPU, not on
-    another).
+    another). The pass aligns its words (Whisper's loop then seeks on from the last word, not
+    from a timestamp that may run over speech it did not read), and a region no word lies in
+    is decoded on its own: a LibriVox sentence said six times (42 s, two chunks) came out as
+    one segment over the first four sayings, 78 of its 114 words lost, without them.
     """
-    segments = list(_batches(whisper, speech, [chunk], language, options, 1, False))
+    aligned = replace(options, word_timestamps=True)
+    segments = list(_batches(whisper, speech, [chunk], language, aligned, 1, False))
+    inside = [r for r in speech.regions if chunk.start <= r.start and r.end <= chunk.end]
+    segments = _unheard_decoded(whisper, speech, inside, segments, language, options)
     yield from segments
     yield from _the_rest(whisper, speech, chunk, segments, language, options)
 
@@ -295,13 +305,8 @@ def decode_one_window(
     segments = list(decode_window(whisper, window, language, asked))
     if not any(s.text.strip() for s in segments):
         return  # Whisper heard no speech in the whole window: its silence rules decided
-    again: list[WhisperSegment] = []
-    for region in unheard_regions(speech.regions, segments) if checked else []:
-        heard = encode_window(whisper, speech[region.start : region.end])
-        offset = region.start / SAMPLE_RATE
-        again += [_shifted(s, offset) for s in decode_window(whisper, heard, language, options)]
-    if again:
-        segments = sorted([*(_ended_at_words(s) for s in segments), *again], key=lambda s: s.start)
+    if checked:
+        segments = _unheard_decoded(whisper, speech, speech.regions, segments, language, options)
     for segment in segments:
         yield segment if options.word_timestamps else replace(segment, words=None)
     chunk = SpeechRegion(0, speech.length)
@@ -326,6 +331,27 @@ def unheard_regions(
         if region.end - region.start > _TAIL_S * SAMPLE_RATE
         and not any(region.start <= middle < region.end for middle in middles)
     ]
+
+
+def _unheard_decoded(
+    whisper: WhisperModel,
+    speech: GatheredSpeech,
+    regions: Sequence[SpeechRegion],
+    segments: list[WhisperSegment],
+    language: str,
+    options: TranscriptionOptions,
+) -> list[WhisperSegment]:
+    """``segments`` (with their aligned words) and, in time order among them, those of every
+    region of ``regions`` that no word lies in (:func:`unheard_regions`), each decoded as a
+    trimmed window of its own."""
+    again: list[WhisperSegment] = []
+    for region in unheard_regions(regions, segments):
+        window = encode_window(whisper, speech[region.start : region.end])
+        offset = region.start / SAMPLE_RATE
+        again += [_shifted(s, offset) for s in decode_window(whisper, window, language, options)]
+    if not again:
+        return segments
+    return sorted([*(_ended_at_words(s) for s in segments), *again], key=lambda s: s.start)
 
 
 def _ended_at_words(segment: WhisperSegment) -> WhisperSegment:
