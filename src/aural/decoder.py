@@ -295,7 +295,9 @@ def decode_one_window(
     window as done. A whispered sentence one second after a loud one (jfk) was dropped that
     way, whole, at some levels and not at others (at -17 and -30 dBFS, not at -20 to -26),
     although the detector had it as speech: the pass simply stopped after the loud sentence.
-    Times are seconds into the gathered speech.
+    A window of more than one region is decoded with its words aligned, and a region no word
+    lies in is decoded on its own (:func:`unheard_regions`). Times are seconds into the
+    gathered speech.
     """
     speech = GatheredSpeech(samples, regions)
     window = window or encode_window(whisper, speech[0 : speech.length])
