@@ -96,6 +96,7 @@ def clip_lines(items: list[Item], results: dict[str, Any]) -> list[str]:
             if fidelity.is_spread(v)
         ]
         worst_own = max([base_pct, *spread])
+        alone_lost = fidelity.dropped(reference, alone["text"], language)
         moves = [pct - base_pct for pct in spread if abs(pct - base_pct) > 1.0]
         if moves:
             unsteady.append(f"{clip} {' '.join(f'{m:+.1f}' for m in moves)}")
@@ -111,7 +112,6 @@ def clip_lines(items: list[Item], results: dict[str, Any]) -> list[str]:
                 lost, words = fidelity.dropped(item["reference"], result["text"], language)
                 repeat_dropped[variant][0] += lost
                 repeat_dropped[variant][1] += words
-                alone_lost = fidelity.dropped(reference, alone["text"], language)
                 excess = 100.0 * (lost / words - alone_lost[0] / alone_lost[1])
                 if excess > 1.0:
                     repeat_lost.append(f"{clip}/{variant} {excess:+.1f}")

@@ -137,6 +137,8 @@ def test_each_stretch_is_read_with_its_own_gain() -> None:
     assert np.allclose(read[:10], 1.0)
     assert np.allclose(read[10:310], 10.0)
     assert np.allclose(read[310:], 1.0)
+    assert np.allclose(track[500:600], 10.0)  # a slice inside one later step
+    assert np.allclose(track[800:900], 1.0)
 
 
 def test_the_detector_s_speech_gives_a_far_talker_its_own_step() -> None:

@@ -234,10 +234,15 @@ def decode_batched(
         if _unheard_tails([chunk], gathered_regions, [_heard_until(chunk, segments)]):
             segments = list(_decode_with_timestamps(whisper, speech, chunk, language, options))
         else:
-            inside = [r for r in gathered_regions if chunk.start <= r.start and r.end <= chunk.end]
+            inside = _regions_in(chunk, gathered_regions)
             segments = _unheard_decoded(whisper, speech, inside, segments, language, options)
         for segment in segments:
             yield segment if options.word_timestamps else replace(segment, words=None)
+
+
+def _regions_in(chunk: SpeechRegion, regions: Sequence[SpeechRegion]) -> list[SpeechRegion]:
+    """The ``regions`` a chunk holds whole."""
+    return [r for r in regions if chunk.start <= r.start and r.end <= chunk.end]
 
 
 def _chunk_index(chunks: list[SpeechRegion], segment: WhisperSegment) -> int:
@@ -273,7 +278,7 @@ def _decode_with_timestamps(
     """
     aligned = replace(options, word_timestamps=True)
     segments = list(_batches(whisper, speech, [chunk], language, aligned, 1, False))
-    inside = [r for r in speech.regions if chunk.start <= r.start and r.end <= chunk.end]
+    inside = _regions_in(chunk, speech.regions)
     segments = _unheard_decoded(whisper, speech, inside, segments, language, options)
     yield from segments
     yield from _the_rest(whisper, speech, chunk, segments, language, options)
@@ -532,9 +537,7 @@ def _unheard_tails(
     """The speech at the end of each chunk that no segment covered."""
     tails = []
     for chunk, last in zip(chunks, heard, strict=True):
-        rest = [
-            r for r in regions if chunk.start <= r.start and r.end <= chunk.end and r.end > last
-        ]
+        rest = [r for r in _regions_in(chunk, regions) if r.end > last]
         speech_left = sum(r.end - max(r.start, last) for r in rest)
         if speech_left > _TAIL_S * SAMPLE_RATE:
             tails.append(SpeechRegion(max(last, rest[0].start), chunk.end))

@@ -33,6 +33,7 @@ down): a simple stand-in for ITU-T P.56's active speech level, as the benchmark'
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -126,7 +127,9 @@ class GainTrack(SampleSource):
 
     def __init__(self, source: ChannelSamples, steps: Sequence[LevelStep] = ()) -> None:
         self._source = source
-        self._starts: list[tuple[int, np.float32]] = [(0, np.float32(1.0))]
+        # (first sample, factor), in timeline order; only ever appended to, so a reader that
+        # holds the list sees whole steps, and the ones it reads were added before it read.
+        self._steps: list[tuple[int, np.float32]] = [(0, np.float32(1.0))]
         for step in steps:
             self.add(step)
 
@@ -136,20 +139,22 @@ class GainTrack(SampleSource):
 
     def add(self, step: LevelStep) -> None:
         """From ``step.start`` on, the gain due to speech at ``step.level`` (:func:`gain_db`)."""
-        factor = np.float32(10.0 ** (gain_db(step.level) / 20.0))
-        # One assignment: a reader sees the old steps or the new ones, never half of them.
-        self._starts = [*self._starts, (step.start, factor)]
+        self._steps.append((step.start, np.float32(10.0 ** (gain_db(step.level) / 20.0))))
 
     def read(self, start: int, stop: int) -> Samples:
         samples = np.asarray(self._source[start:stop], dtype=np.float32)
-        starts = self._starts
-        if all(factor == 1.0 for _, factor in starts):
-            return samples
-        out = samples.copy()
-        for index, (first, factor) in enumerate(starts):
-            last = starts[index + 1][0] if index + 1 < len(starts) else self.frames
-            low, high = max(first, start), min(last, stop)
+        steps = self._steps
+        count = len(steps)
+        out = samples  # copied before the first gain: it may be a view of the caller's array
+        first = max(0, bisect.bisect_right(steps, start, key=lambda step: step[0]) - 1)
+        for index in range(first, count):
+            begin, factor = steps[index]
+            if begin >= stop:
+                break
+            end = steps[index + 1][0] if index + 1 < count else self.frames
+            low, high = max(begin, start), min(end, stop)
             if low < high and factor != 1.0:
+                out = out if out is not samples else samples.copy()
                 out[low - start : high - start] *= factor
         return out
 
