@@ -35,6 +35,23 @@ def _log_count(server: Served, text: str) -> int:
     return server.text().count(text)
 
 
+def _busy_lanes(server: Served) -> float:
+    match = re.search(r"^aural_workers_busy (\S+)$", server.metrics(), re.MULTILINE)
+    assert match is not None, "the server exports aural_workers_busy"
+    return float(match.group(1))
+
+
+def _idle_engines(server: Served, count: int) -> list[int]:
+    """The ``count`` ready engine processes, once no lane runs a task. A task's row is final a
+    moment before its process says it is idle; a process stopped in that moment would hold the
+    finished task (and its lane) until the task's time limit."""
+    wait_until(
+        lambda: _busy_lanes(server) == 0 and len(server.ready_workers()) == count,
+        f"{count} idle engine process(es)",
+    )
+    return server.ready_workers()
+
+
 def test_with_a_process_per_worker_crashes_and_hangs_cost_one_worker_and_only_their_task(
     aural_serve: ServeFactory, data_dir: Path
 ) -> None:
@@ -94,8 +111,7 @@ def test_with_a_process_per_worker_crashes_and_hangs_cost_one_worker_and_only_th
 
     # A hung worker (stopped: it never answers) is killed at its time limit and replaced. Both
     # idle workers are stopped before the task arrives, the one that did not get it continued.
-    wait_until(lambda: len(server.ready_workers()) == 2, "both workers to be ready")
-    idle = server.ready_workers()
+    idle = _idle_engines(server, 2)
     for pid in idle:
         os.kill(pid, signal.SIGSTOP)
     hung = server.post(jfk)
@@ -149,6 +165,7 @@ def test_one_shared_engine_charges_only_the_task_that_dies_alone(
     wait_until(lambda: server.running(doomed) and server.running(innocent), "both to run")
     engine = _pid(server.running(doomed))  # type: ignore[arg-type]
     assert _pid(server.running(innocent)) == engine  # type: ignore[arg-type]
+    assert _busy_lanes(server) == 2
     os.kill(engine, signal.SIGSEGV)
 
     # Each runs alone next; the doomed one kills the process every time it does.
@@ -169,8 +186,7 @@ def test_one_shared_engine_charges_only_the_task_that_dies_alone(
 
     # A hang: both tasks in a stopped process overrun; the first to reach its limit pays, the
     # other goes back uncharged and (the cause being known) runs beside others again.
-    wait_until(lambda: server.ready_workers(), "a ready engine")
-    (stopped,) = server.ready_workers()
+    (stopped,) = _idle_engines(server, 1)
     os.kill(stopped, signal.SIGSTOP)
     first, second = server.post(data_dir / "jfk.flac"), server.post(data_dir / "jfk.flac")
     records = [server.final(first), server.final(second)]

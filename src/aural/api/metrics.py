@@ -6,7 +6,7 @@ states and queue depth are read from the store at scrape time, so they hold for 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -34,6 +34,20 @@ class _StoreCollector(Collector):
             "aural_storage_used_bytes",
             "Stored media and results counted against the quota.",
             value=self.store.storage_used(),
+        )
+
+
+class _LaneCollector(Collector):
+    """How many of this server's embedded lanes run a task now, read at scrape time."""
+
+    def __init__(self, busy_lanes: Callable[[], int]) -> None:
+        self.busy_lanes = busy_lanes
+
+    def collect(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily(
+            "aural_workers_busy",
+            "Lanes of this server's embedded executor running a task (the rest are idle).",
+            value=self.busy_lanes(),
         )
 
 
@@ -99,6 +113,10 @@ class Metrics:
             registry=self.registry,
         )
         self.registry.register(_StoreCollector(store))
+
+    def watch_lanes(self, busy_lanes: Callable[[], int]) -> None:
+        """Export ``aural_workers_busy`` from ``busy_lanes`` (a server with embedded lanes)."""
+        self.registry.register(_LaneCollector(busy_lanes))
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()

@@ -191,6 +191,8 @@ def build_services(settings: Settings, pool: ModelPool | None = None) -> Service
         metrics=metrics,
         listener=listener,
     )
-    if isinstance(executor, LocalExecutor) and not executor.isolated:
-        executor.warm_up = services.load_default_model
+    if isinstance(executor, LocalExecutor):
+        metrics.watch_lanes(executor.busy_lanes)
+        if not executor.isolated:
+            executor.warm_up = services.load_default_model
     return services

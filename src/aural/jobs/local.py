@@ -182,6 +182,12 @@ class LocalExecutor:
         """Whether tasks run in worker processes."""
         return any(isinstance(lane, ProcessLane) for lane in self.lanes)
 
+    def busy_lanes(self) -> int:
+        """Lanes running a task now: claimed, and not yet back (a lane of an engine process
+        is back once the process said it is idle, or died)."""
+        with self._claim_lock:
+            return sum(self._running.values())
+
     def queue_depth(self) -> int:
         return self.store.count_by_state()[TaskState.PENDING]
 
