@@ -99,7 +99,19 @@ def test_a_region_without_an_aligned_word_is_unheard() -> None:
         SpeechRegion(96_000, 192_000),
         SpeechRegion(192_000, 200_000),
     ]
-    read_once = _chunk((0.2, 1.0, " Turn"), (1.0, 2.5, " left"), (2.5, 5.5, " now."))
+    read_once = _chunk((0.2, 1.0, " Turn"), (1.0, 2.5, " left"), (2.5, 3.1, " now."))
     assert unheard_regions(regions, [read_once]) == [regions[1]]
-    read_twice = _chunk((0.2, 5.5, " Turn left now."), (6.2, 11.5, " Turn left now."))
+    read_twice = _chunk((0.2, 1.9, " Turn left now."), (6.2, 7.9, " Turn left now."))
     assert unheard_regions(regions, [read_twice]) == []
+
+
+def test_a_word_aligned_over_seconds_is_no_evidence_and_its_span_is_unheard() -> None:
+    """The alignment may stretch a word over the saying it did not read ("than" over 7 s,
+    its middle in the next saying): that saying is not heard for it, and the word's span
+    (merged with the unheard region it overlaps) is read again."""
+    regions = [SpeechRegion(0, 96_000), SpeechRegion(96_000, 192_000)]
+    stretched = _chunk((0.2, 1.0, " Turn"), (1.0, 1.6, " left"), (1.6, 11.0, " now."))
+    assert unheard_regions(regions, [stretched]) == [SpeechRegion(25_600, 192_000)]
+    # Over a region that holds a plausible word, the word's span alone is unheard.
+    later = _chunk((0.2, 1.0, " Turn"), (1.0, 4.5, " left"), (6.5, 7.0, " now."))
+    assert unheard_regions(regions, [later]) == [SpeechRegion(16_000, 72_000)]

@@ -268,15 +268,23 @@ def test_a_sentence_said_twice_is_transcribed_twice(pool: ModelPool, tmp_path: P
     assert first.end <= second.start  # the first no longer runs over the second saying
 
 
-def test_a_sentence_said_six_times_keeps_every_saying(pool: ModelPool, tmp_path: Path) -> None:
-    """The same, past one window (42 s: decoded in batched chunks). The chunk's text pass
-    stopped early, its second look with timestamp tokens read the first four sayings as one
-    segment, and 78 of the 114 words were lost; the second look now aligns its words and
-    decodes every region no word lies in on its own."""
+@pytest.mark.parametrize("batch_size", [8, 0], ids=["batched", "sequential"])
+def test_a_sentence_said_six_times_keeps_every_saying(
+    pool: ModelPool, tmp_path: Path, batch_size: int
+) -> None:
+    """The same, past one window (46 s). In batched chunks, the chunk's text pass stopped
+    early, its second look with timestamp tokens read the first four sayings as one segment,
+    and 78 of the 114 words were lost; Whisper's own sequential loop (``batch_size=0``) lost
+    60. Both now align their words and decode every region no word lies in on its own, in
+    time order among the rest."""
     clip = DATA / "librivox" / "sense_and_sensibility_01_austen_64kb-0920.flac"
     sentence = load(clip)
     six = np.concatenate([part for _ in range(6) for part in (sentence, silence(1.0))])
-    transcript = aural.transcribe(write_wav(tmp_path / "six.wav", [six]), pool=pool)
+    transcript = aural.transcribe(
+        write_wav(tmp_path / "six.wav", [six]), pool=pool, batch_size=batch_size
+    )
     lost_alone = deleted_words(text_of(clip), aural.transcribe(clip, pool=pool).text)
     reference = " ".join([text_of(clip)] * 6)
     assert deleted_words(reference, transcript.text) <= 6 * lost_alone + 6, transcript.text
+    starts = [segment.start for segment in transcript.segments]
+    assert starts == sorted(starts)

@@ -41,6 +41,10 @@ from aural.types import TranscriptionOptions
 WINDOW_S = 30.0
 # Room kept free in the window: Whisper predicts the end timestamp inside the context.
 _TAIL_S = 1.0
+# No spoken word takes longer (the slowest, drawn-out ones take about 1.5 s; faster-whisper
+# itself cuts a sentence's last word at twice the median word, at most 1.4 s): a word aligned
+# over more is spread over speech Whisper did not read.
+_MAX_WORD_S = 2.0
 MIN_CONTEXT_S = 10.0
 # Where a text-only chunk is cut into segments: after a word that ends a sentence, and at a
 # pause between words at least this long (a pause the speech detector would end a region at,
@@ -323,21 +327,53 @@ def decode_one_window(
 def unheard_regions(
     regions: Sequence[SpeechRegion], segments: Sequence[WhisperSegment]
 ) -> list[SpeechRegion]:
-    """The regions longer than ``_TAIL_S`` in which no aligned word lies.
+    """The speech no aligned word reads: each region longer than ``_TAIL_S`` in which no word
+    lies, and the span of each word aligned over more than ``_MAX_WORD_S``, merged where they
+    overlap.
 
     Whisper may read a sentence said twice as one segment over both, its words aligned in the
     first: the IVR prompt or the caller who repeats. A LibriVox sentence said twice with a
     pause between came out once (14 of its 28 words lost), and so did every clip of the
     fidelity set read again 30 dB quieter after itself. The second saying is then a region the
-    detector heard and no word of the transcript lies in.
+    detector heard and no word of the transcript lies in. Or the alignment stretches one word
+    over the saying it did not read: "than" over 7 s, its middle in the next saying, which
+    thus looked heard (Whisper's sequential loop, the same sentence said six times). No word
+    takes that long, so such a word is no evidence, and its span is speech to read again.
     """
-    middles = [int((w.start + w.end) / 2 * SAMPLE_RATE) for s in segments for w in s.words or []]
-    return [
-        region
-        for region in regions
-        if region.end - region.start > _TAIL_S * SAMPLE_RATE
-        and not any(region.start <= middle < region.end for middle in middles)
+    words = [word for segment in segments for word in segment.words or []]
+    plausible = [word for word in words if word.end - word.start <= _MAX_WORD_S]
+    middles = _word_middles(plausible)
+    spans = [region for region in _checked(regions) if not _holds_any(region, middles)]
+    spans += [
+        SpeechRegion(int(word.start * SAMPLE_RATE), int(word.end * SAMPLE_RATE))
+        for word in words
+        if word.end - word.start > _MAX_WORD_S
     ]
+    return _merged(spans)
+
+
+def _merged(spans: list[SpeechRegion]) -> list[SpeechRegion]:
+    """``spans`` in time order, those that overlap joined."""
+    merged: list[SpeechRegion] = []
+    for span in sorted(spans, key=lambda s: s.start):
+        if merged and span.start < merged[-1].end:
+            merged[-1] = SpeechRegion(merged[-1].start, max(merged[-1].end, span.end))
+        else:
+            merged.append(span)
+    return merged
+
+
+def _checked(regions: Sequence[SpeechRegion]) -> list[SpeechRegion]:
+    """The regions long enough to hold a word that Whisper would not have read as a breath."""
+    return [region for region in regions if region.end - region.start > _TAIL_S * SAMPLE_RATE]
+
+
+def _word_middles(words: Sequence[WhisperWord]) -> list[int]:
+    return [int((word.start + word.end) / 2 * SAMPLE_RATE) for word in words]
+
+
+def _holds_any(region: SpeechRegion, samples: Sequence[int]) -> bool:
+    return any(region.start <= sample < region.end for sample in samples)
 
 
 def _unheard_decoded(
@@ -353,12 +389,23 @@ def _unheard_decoded(
     trimmed window of its own."""
     again: list[WhisperSegment] = []
     for region in unheard_regions(regions, segments):
-        window = encode_window(whisper, speech[region.start : region.end])
-        offset = region.start / SAMPLE_RATE
-        again += [_shifted(s, offset) for s in decode_window(whisper, window, language, options)]
+        again += _decoded_alone(whisper, speech, region, language, options)
     if not again:
         return segments
     return sorted([*(_ended_at_words(s) for s in segments), *again], key=lambda s: s.start)
+
+
+def _decoded_alone(
+    whisper: WhisperModel,
+    speech: GatheredSpeech,
+    region: SpeechRegion,
+    language: str,
+    options: TranscriptionOptions,
+) -> list[WhisperSegment]:
+    """``region`` of ``speech`` decoded as a trimmed window of its own (gathered times)."""
+    window = encode_window(whisper, speech[region.start : region.end])
+    offset = region.start / SAMPLE_RATE
+    return [_shifted(s, offset) for s in decode_window(whisper, window, language, options)]
 
 
 def _ended_at_words(segment: WhisperSegment) -> WhisperSegment:
@@ -545,20 +592,35 @@ def _unheard_tails(
 
 
 def decode_sequential(
-    whisper: WhisperModel, speech: Samples, language: str, options: TranscriptionOptions
+    whisper: WhisperModel,
+    samples: ChannelSamples,
+    regions: tuple[SpeechRegion, ...],
+    language: str,
+    options: TranscriptionOptions,
 ) -> Iterator[WhisperSegment]:
     """Whisper's own sequential loop (conditioning on previous text, temperature fallback):
-    the accuracy reference when batching is turned off. Times are seconds into ``speech``.
+    the accuracy reference when batching is turned off. Times are seconds into the speech of
+    ``regions`` gathered back to back.
+
+    The loop seeks on by itself, so it leaves no tail unheard; but it reads a sentence said
+    again as one segment over both sayings, as a batched chunk does: a LibriVox sentence said
+    six times (46 s) lost 60 of its 114 words that way. So its words are aligned, and speech
+    no word reads is decoded on its own (:func:`unheard_regions`). A run's segments are held
+    until its end for that (a run is at most a section of a long file: progress comes a run at
+    a time on this path).
 
     ``chunk_length`` is deliberately not passed: faster-whisper stores it in the model's shared
     feature extractor, which would change the window of every later call on that model.
     """
+    speech = GatheredSpeech(samples, regions)
     segments, _ = whisper.transcribe(
-        speech,
-        **_transcribe_arguments(language, options),
+        speech[0 : speech.length],
+        **_transcribe_arguments(language, replace(options, word_timestamps=True)),
         condition_on_previous_text=options.condition_on_previous_text,
     )
-    yield from segments
+    found = _unheard_decoded(whisper, speech, speech.regions, list(segments), language, options)
+    for segment in found:
+        yield segment if options.word_timestamps else replace(segment, words=None)
 
 
 def _transcribe_arguments(language: str, options: TranscriptionOptions) -> dict[str, Any]:

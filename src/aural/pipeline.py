@@ -429,8 +429,7 @@ class Transcriber:
             )
             timeline = gathered
         else:
-            speech = gather(channel.samples, list(run.regions))
-            raw = decode_sequential(whisper, speech, run.language, options)
+            raw = decode_sequential(whisper, channel.samples, run.regions, run.language, options)
             timeline = gathered
         content_s = sum(r.end - r.start for r in run.regions) / SAMPLE_RATE
         for whisper_segment in raw:
