@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 import pytest
-from fidelity_shapes import DATA, load, silence
+from fidelity_shapes import DATA, load, pink_noise, silence
 
 from aural.audio import SAMPLE_RATE
 from aural.loudness import (
@@ -20,7 +20,7 @@ from aural.loudness import (
     raised,
     stretch_levels,
 )
-from aural.speech import FRAME, map_speech
+from aural.speech import FRAME, SpeechRegion, map_speech, without_padding
 from aural.spool import BehindSilence
 
 
@@ -158,3 +158,33 @@ def test_the_detector_s_speech_gives_a_far_talker_its_own_step() -> None:
     assert steps[0].level == pytest.approx(loud_alone.level, abs=0.5)
     assert steps[1].level == pytest.approx(quiet_alone.level, abs=0.5)
     assert gain_db(steps[1].level) == MAX_GAIN_DB
+
+
+def test_a_region_s_level_is_read_where_the_speech_was_heard() -> None:
+    """Frames at -20 dBFS heard as speech, padded with faint noise at -50 dBFS: the level is the
+    speech's alone (measured over the whole padded region it came out 0.5 dB lower, and the
+    gain with it)."""
+    frame_db = np.array([-50.0, -50.0, -20.0, -20.0, -50.0], dtype=np.float32)
+    region = [(0, 5 * FRAME)]
+    assert stretch_levels(frame_db, region, FRAME)[0].level < -20.5
+    (step,) = stretch_levels(frame_db, region, FRAME, [(2 * FRAME, 4 * FRAME)])
+    assert step == LevelStep(0, pytest.approx(-20.0, abs=1e-6))
+
+
+def test_a_region_is_cut_to_the_speech_heard_inside_it() -> None:
+    heard = [SpeechRegion(100, 200), SpeechRegion(300, 400), SpeechRegion(900, 950)]
+    regions = [(50, 450), (600, 700), (880, 1000)]
+    assert without_padding(regions, heard) == [(100, 400), (600, 700), (900, 950)]
+
+
+@pytest.mark.parametrize("dbfs", [-50.0, -40.0])
+def test_faint_noise_before_the_speech_leaves_its_level_as_alone(dbfs: float) -> None:
+    """The same LibriVox sentence (just under the nominal level, so it is raised a little)
+    behind 27 s of pink noise: its region's padding holds noise, and the level must not move
+    with it. Measured over the padding, -50 dBFS noise took it 0.5 dB down; the model read
+    "ill disposed" as "old supposed" behind -40 dBFS noise, the level (and gain) 0.2 dB off."""
+    clip = load(DATA / "librivox" / "sense_and_sensibility_01_austen_64kb-0880.flac")
+    (alone,) = map_speech(clip, True).levels
+    (behind,) = map_speech(np.concatenate([pink_noise(27.0, dbfs), clip]), True).levels
+    assert alone.level is not None and alone.level < NOMINAL_DBFS
+    assert behind.level == pytest.approx(alone.level, abs=0.05)

@@ -10,6 +10,7 @@ hysteresis (:func:`speech_regions`).
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -278,7 +279,9 @@ def map_speech(
     if doubtful:
         probabilities = np.maximum(probabilities, detector.rescored(samples, doubtful))
     regions = _on_the_sound(samples, speech_regions(probabilities, total))
-    steps = stretch_levels(levels, [(r.start, r.end) for r in regions], FRAME)
+    heard = heard_spans(probabilities, total)
+    spans = [(r.start, r.end) for r in regions]
+    steps = stretch_levels(levels, spans, FRAME, without_padding(spans, heard))
     return SpeechMap(regions, _unsure(loud, probabilities, regions, total), tuple(steps))
 
 
@@ -290,6 +293,25 @@ def heard_spans(
         SpeechRegion(start * FRAME, min(end * FRAME, total))
         for start, end in _hysteresis(probabilities, vad)
     ]
+
+
+def without_padding(
+    regions: Sequence[tuple[int, int]], heard: Sequence[SpeechRegion]
+) -> list[tuple[int, int]]:
+    """Each region cut to the first and last speech the detector heard inside it (the region
+    itself where it heard none there: a region found by the second look)."""
+    starts = [span.start for span in heard]
+    cut = []
+    for begin, end in regions:
+        first = max(0, bisect.bisect_right(starts, begin) - 1)
+        inside = [
+            span for span in heard[first : bisect.bisect_left(starts, end)] if span.end > begin
+        ]
+        if inside:
+            cut.append((max(begin, inside[0].start), min(end, inside[-1].end)))
+        else:
+            cut.append((begin, end))
+    return cut
 
 
 def _on_the_sound(samples: ChannelSamples, regions: list[SpeechRegion]) -> list[SpeechRegion]:
