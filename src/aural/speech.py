@@ -153,8 +153,14 @@ def speech_regions(
     probabilities: Probabilities, total: int, vad: VadSettings = FINE_VAD
 ) -> list[SpeechRegion]:
     """Regions (in samples, at most ``vad.max_region_s`` long) from per-frame probabilities."""
-    spans = _hysteresis(probabilities, vad)
-    spans = [piece for span in spans for piece in _cap(span, probabilities, vad)]
+    return _regions_of(_hysteresis(probabilities, vad), probabilities, total, vad)
+
+
+def _regions_of(
+    heard: list[tuple[int, int]], probabilities: Probabilities, total: int, vad: VadSettings
+) -> list[SpeechRegion]:
+    """:func:`speech_regions` from the frame spans the detector heard (:func:`_hysteresis`)."""
+    spans = [piece for span in heard for piece in _cap(span, probabilities, vad)]
     return _pad(spans, total, vad)
 
 
@@ -278,8 +284,9 @@ def map_speech(
     doubtful = _outside(loud, heard_spans(probabilities, total))
     if doubtful:
         probabilities = np.maximum(probabilities, detector.rescored(samples, doubtful))
-    regions = _on_the_sound(samples, speech_regions(probabilities, total))
-    heard = heard_spans(probabilities, total)
+    heard_frames = _hysteresis(probabilities, FINE_VAD)
+    regions = _on_the_sound(samples, _regions_of(heard_frames, probabilities, total, FINE_VAD))
+    heard = _in_samples(heard_frames, total)
     spans = [(r.start, r.end) for r in regions]
     steps = stretch_levels(levels, spans, FRAME, without_padding(spans, heard))
     return SpeechMap(regions, _unsure(loud, probabilities, regions, total), tuple(steps))
@@ -289,10 +296,11 @@ def heard_spans(
     probabilities: Probabilities, total: int, vad: VadSettings = FINE_VAD
 ) -> list[SpeechRegion]:
     """The stretches the detector heard speech in, as they are: no padding, no cuts."""
-    return [
-        SpeechRegion(start * FRAME, min(end * FRAME, total))
-        for start, end in _hysteresis(probabilities, vad)
-    ]
+    return _in_samples(_hysteresis(probabilities, vad), total)
+
+
+def _in_samples(frame_spans: list[tuple[int, int]], total: int) -> list[SpeechRegion]:
+    return [SpeechRegion(start * FRAME, min(end * FRAME, total)) for start, end in frame_spans]
 
 
 def without_padding(
