@@ -16,7 +16,10 @@ The set, one manifest item per file (``kind``):
 
 * ``clip``: every clean speech clip alone (``variant`` "alone") and the same clip behind a
   lead-in of 5, 27, 60 s of digital silence, 27 s of pink noise at -50 and -40 dBFS, with its
-  speech at -35 dBFS, and in the 8 kHz telephone band. Every variant names its ``base`` (the clip
+  speech at -35 dBFS, in the 8 kHz telephone band, and in pink noise at -40 dBFS that starts
+  2 s before the speech and goes on through it (``NOISY``: a noisy room, not a lead-in, so not
+  under the invariant; a lever that changes how the audio before speech is heard must not cost
+  words here). Every variant names its ``base`` (the clip
   alone), so a harness reports the WER *delta over the clip alone* (issue 10's invariant). The
   clip alone is also read 0.5 and 1 dB quieter (``quieter-*`` variants, ``SPREAD_DB``): a change
   nobody hears, whose readings are the clip's own spread, what any change of input costs it.
@@ -56,7 +59,7 @@ import numpy as np
 import numpy.typing as npt
 
 RATE = 16_000
-VERSION = 3  # bump when a recipe changes: a manifest of another version is rebuilt
+VERSION = 4  # bump when a recipe changes: a manifest of another version is rebuilt
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TEST_DATA = REPO_ROOT / "tests" / "data"
 DEFAULT_OUT = REPO_ROOT / "benchmarks" / ".work" / "fidelity"
@@ -75,6 +78,8 @@ LEAD_INS: tuple[tuple[str, str, float, float | None], ...] = (
     ("pink-40dB-27", "pink", 27.0, -40.0),
 )
 QUIET_DBFS = -35.0
+# The clip in noise from 2 s before it to 1 s after it: (variant, noise level dBFS, lead, tail).
+NOISY = ("noisy-40dB", -40.0, 2.0, 1.0)
 # The clip said twice, a pause between: (variant, level dBFS of the second saying or None for
 # its own). Whisper read a sentence said twice as one segment, and a far talker after a near
 # one was not raised.
@@ -486,6 +491,10 @@ class Builder:
             variants.append((variant, np.concatenate([lead, alone]), seconds, RATE))
         variants.append((f"level{int(QUIET_DBFS)}dB", at_level(alone, QUIET_DBFS), 0.0, RATE))
         variants.append(("telephone-8k", telephone(alone), 0.0, 8000))
+        name, dbfs, lead_s, tail_s = NOISY
+        noisy = pink_noise(lead_s + alone.size / RATE + tail_s, dbfs, seed=self.seed * 1000 + index)
+        noisy[round(lead_s * RATE) : round(lead_s * RATE) + alone.size] += alone
+        variants.append((name, noisy, lead_s, RATE))
         for variant, samples, lead_s, rate in variants:
             self._clip_item(clip, variant, samples, lead_s, rate, common)
         for variant, dbfs in REPEATS:
@@ -716,6 +725,7 @@ def build(out: Path = DEFAULT_OUT, seed: int = 0, force: bool = False) -> dict[s
             *(v for v, *_ in LEAD_INS),
             f"level{int(QUIET_DBFS)}dB",
             "telephone-8k",
+            NOISY[0],
             *(v for v, _ in REPEATS),
         ],
         "lid_counts": builder.lid_counts,
