@@ -16,12 +16,13 @@ harness with ``PYTHONPATH`` pointing there, in the same venv, so only aural's co
 Figures (``summary["fidelity"]``):
 
 * clips: per system, WER of every clip variant (lead-ins of silence and faint noise, quiet speech,
-  telephone band) minus the WER of the clip alone, in points, per clip and in total; plus the
-  WER of each variant's transcript against the clip-alone transcript (the invariant form); the
-  worst cell of the invariant's variants (lead-ins, -35 dBFS) by WER and by words dropped
-  (deletions only: a word left out, not one heard differently), and the telephone band's apart;
-  the clip's own spread (the worst of its readings 0.5 and 1 dB quieter) and the invariant's
-  worst cell over the worst of the clip alone and that spread;
+  telephone band, a noisy room) minus the WER of the clip alone, in points, per clip and in
+  total; plus the WER of each variant's transcript against the clip-alone transcript (the
+  invariant form); the worst cell of the invariant's variants (lead-ins, -35 dBFS) by WER and
+  by words dropped (deletions only: a word left out, not one heard differently), and the worst
+  of the telephone band and the noisy room apart; the clip's own spread (the worst of its
+  readings 0.5 and 1 dB quieter) and the invariant's worst cell over the worst of the clip
+  alone and that spread;
 * stereo: per-channel WER of the files whose second channel starts late (faster-whisper gets
   each channel as a mono file);
 * runs: share of speech time in the right language with switching on and off, and aural's
@@ -690,7 +691,7 @@ def render(f: dict[str, Any], goal_list: list[dict[str, Any]], meta: dict[str, A
             "WER, lead-ins and -35 dBFS",
             "same, over the clip's own spread",
             "words dropped, same cells",
-            "WER, telephone",
+            "WER, telephone or noisy room",
             "WER, alone 0.5-1 dB quieter",
             "words dropped, said twice",
         ],
