@@ -62,7 +62,7 @@ PREFIX = "fidelity/"
 # for any engine (plain faster-whisper's too). Issue 10's invariant (the same words behind any
 # lead-in and at -35 dBFS) does not cover it; its worst cell is reported beside the invariant's.
 # Nor does speech in noise throughout (``fidelity_set.NOISY``): the noise is over the words.
-BAND_VARIANTS = frozenset({"telephone-8k", fidelity_set.NOISY[0]})
+ALTERED_VARIANTS = frozenset({"telephone-8k", fidelity_set.NOISY[0]})
 # The clip said twice (its reference is the clip's text twice): not a lead-in either; its worst
 # share of words dropped is a goal row of its own.
 REPEAT_VARIANTS = frozenset(v for v, _ in fidelity_set.REPEATS)
@@ -314,7 +314,7 @@ def _clips(calls: CallIndex, tasks: dict[str, p.Task]) -> dict[str, Any]:
                 here = {"delta": delta, "clip": clip, "variant": variant}
                 lost = _pct([dropped(reference, call["text"], language)]) or 0.0
                 lost_here = {**here, "delta": round(lost - base_dropped, 2)}
-                if variant in BAND_VARIANTS:
+                if variant in ALTERED_VARIANTS:
                     worst_band = _worse(worst_band, here)
                 elif variant in REPEAT_VARIANTS:
                     worst_repeat = _worse(worst_repeat, lost_here)
@@ -327,7 +327,7 @@ def _clips(calls: CallIndex, tasks: dict[str, p.Task]) -> dict[str, Any]:
             # cell within that spread was read differently as any change of input may be.
             own = max([0.0, *(d for v, d in deltas.items() if is_spread(v))])
             for variant, delta in deltas.items():
-                if variant not in BAND_VARIANTS | REPEAT_VARIANTS and not is_spread(variant):
+                if variant not in ALTERED_VARIANTS | REPEAT_VARIANTS and not is_spread(variant):
                     here = {"delta": round(delta - own, 2), "clip": clip, "variant": variant}
                     worst_beyond = _worse(worst_beyond, here)
         if not per_clip:

@@ -110,8 +110,7 @@ def stretch_levels(
     stretch: list[tuple[int, int]] = []  # frame spans of the open stretch
     level: float | None = None
     start = 0
-    for index, (begin, end) in enumerate(regions):
-        first, last = (begin, end) if measured is None else measured[index]
+    for (begin, end), (first, last) in zip(regions, measured or regions, strict=True):
         span = (first // frame, -(-last // frame))
         own = active_level(frame_db, [span])
         if (
