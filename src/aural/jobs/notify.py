@@ -57,7 +57,8 @@ class RedisTaskListener(DaemonLoop):
         while not stop.is_set():
             client = redis.Redis.from_url(self.url, socket_timeout=5)
             try:
-                pubsub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+                # redis-py types pubsub() from 8.2 on; older releases in the pin leave it untyped.
+                pubsub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call, unused-ignore]
                 pubsub.subscribe(self.channel)
                 while not stop.is_set():
                     message = pubsub.get_message(timeout=1.0)
