@@ -9,11 +9,12 @@ import numpy as np
 from faster_whisper.transcribe import Segment as WhisperSegment
 from faster_whisper.transcribe import Word as WhisperWord
 
-from aural.audio import decode_audio
+from aural.audio import SAMPLE_RATE, decode_audio
 from aural.decoder import (
     SEGMENT_PAUSE_S,
     WINDOW_S,
     encode_window,
+    has_pause,
     rank_languages,
     rank_languages_over_views,
     split_at_sentences,
@@ -115,3 +116,14 @@ def test_a_word_aligned_over_seconds_is_no_evidence_and_its_span_is_unheard() ->
     # Over a region that holds a plausible word, the word's span alone is unheard.
     later = _chunk((0.2, 1.0, " Turn"), (1.0, 4.5, " left"), (6.5, 7.0, " now."))
     assert unheard_regions(regions, [later]) == [SpeechRegion(16_000, 72_000)]
+
+
+def test_regions_whose_padding_meets_have_no_pause_between_them() -> None:
+    """The detector may split running speech at a short dip; the gathered audio is the same, so
+    the decoding path must not change with it. Only audio left out makes a pause."""
+    second = SAMPLE_RATE
+    assert not has_pause([SpeechRegion(0, 5 * second)])
+    assert not has_pause([SpeechRegion(0, 5 * second), SpeechRegion(5 * second, 9 * second)])
+    assert has_pause([SpeechRegion(0, 5 * second), SpeechRegion(5 * second + 1, 9 * second)])
+    assert has_pause([SpeechRegion(0, 2 * second), SpeechRegion(2 * second, 3 * second),
+                      SpeechRegion(4 * second, 5 * second)])  # fmt: skip

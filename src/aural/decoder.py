@@ -19,8 +19,10 @@
 from __future__ import annotations
 
 import inspect
+import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from itertools import pairwise
 from typing import Any
 
 import ctranslate2
@@ -37,6 +39,8 @@ from aural.audio import SAMPLE_RATE
 from aural.speech import GatheredSpeech, SpeechRegion, windows
 from aural.spool import ChannelSamples, Samples
 from aural.types import TranscriptionOptions
+
+log = logging.getLogger(__name__)
 
 WINDOW_S = 30.0
 # Room kept free in the window: Whisper predicts the end timestamp inside the context.
@@ -196,6 +200,56 @@ def decode_window(
     )
 
 
+def decode_heard(
+    whisper: WhisperModel,
+    window: EncodedWindow,
+    language: str,
+    options: TranscriptionOptions,
+) -> list[WhisperSegment]:
+    """Decode one encoded window of speech the detector heard, keeping Whisper's reading of it
+    when Whisper's own silence rule alone would drop it all.
+
+    Whisper skips a window whose first token says "no speech" (``no_speech_threshold``) unless
+    its transcript is probable enough (``log_prob_threshold``). Without a VAD that rule is the
+    only gate against hallucinating on silence; behind the detector it is a second gate, and
+    speech had to pass both. A French espeak sentence said twice (13 s the detector was sure
+    of, its language given) came out empty: Whisper read it at temperature 0 with -1.11 nats
+    per token and a no-speech probability of 0.88, and skipped the window. Two verdicts
+    disagree there, and dropping the words is the one failure the user cannot see. So when the
+    rule leaves no text at all in a window that holds more speech than a breath (``_TAIL_S``,
+    as :func:`unheard_regions` counts regions), Whisper's reading at the first temperature is
+    kept, unless it is a repetition loop (``compression_ratio_threshold``): its segments carry
+    their low log-probability and high no-speech probability for the client to see. Short
+    blips, and requests without the VAD, keep Whisper's rule as it is.
+    """
+    segments = list(decode_window(whisper, window, language, options))
+    heard_s = window.features.shape[-1] / _FRAMES_PER_S
+    if (
+        any(s.text.strip() for s in segments)
+        or not options.vad
+        or options.no_speech_threshold is None
+        or heard_s <= _TAIL_S
+    ):
+        return segments
+    kept = replace(options, no_speech_threshold=None, temperature=options.temperature[:1])
+    limit = options.compression_ratio_threshold
+    read = [
+        s
+        for s in decode_window(whisper, window, language, kept)
+        if limit is None or s.compression_ratio <= limit
+    ]
+    if read:
+        log.info(
+            "kept Whisper's reading of %.1f s of detected speech it called silence "
+            "(no-speech probability %.2f, %.2f nats per token): %s",
+            heard_s,
+            read[0].no_speech_prob,
+            read[0].avg_logprob,
+            " ".join(s.text.strip() for s in read),
+        )
+    return read
+
+
 def decode_batched(
     whisper: WhisperModel,
     samples: ChannelSamples,
@@ -304,24 +358,39 @@ def decode_one_window(
     window as done. A whispered sentence one second after a loud one (jfk) was dropped that
     way, whole, at some levels and not at others (at -17 and -30 dBFS, not at -20 to -26),
     although the detector had it as speech: the pass simply stopped after the loud sentence.
-    A window of more than one region is decoded with its words aligned, and a region no word
-    lies in is decoded on its own (:func:`unheard_regions`). Times are seconds into the
-    gathered speech.
+    A window with a pause left out of it (:func:`has_pause`) is decoded with its words aligned,
+    and a region no word lies in is decoded on its own (:func:`unheard_regions`). Times are
+    seconds into the gathered speech.
     """
     speech = GatheredSpeech(samples, regions)
     window = window or encode_window(whisper, speech[0 : speech.length])
-    # Words show which regions were heard; a window of one region has no pause to hide one in.
-    checked = len(speech.regions) > 1
+    # Words show which regions were heard; speech with no pause left out of it has none to hide
+    # a saying in.
+    checked = has_pause(regions)
     asked = replace(options, word_timestamps=True) if checked else options
-    segments = list(decode_window(whisper, window, language, asked))
+    segments = decode_heard(whisper, window, language, asked)
     if not any(s.text.strip() for s in segments):
-        return  # Whisper heard no speech in the whole window: its silence rules decided
+        return  # nothing heard even by the second look (a breath, a loop): see decode_heard
     if checked:
         segments = _unheard_decoded(whisper, speech, speech.regions, segments, language, options)
     for segment in segments:
         yield segment if options.word_timestamps else replace(segment, words=None)
     chunk = SpeechRegion(0, speech.length)
     yield from _the_rest(whisper, speech, chunk, segments, language, options)
+
+
+def has_pause(regions: Sequence[SpeechRegion]) -> bool:
+    """Whether any audio was left out between two of ``regions`` (channel times).
+
+    Regions whose padding meets are one stretch of audio, whichever way the detector split it.
+    It splits at a short dip in its probability, and whether a dip ends a region depends on
+    where its 32 ms frames fall: an Asterisk French prompt was one region alone and two
+    touching regions behind 27 s of silence (0.75 frame later on the grid). The gathered audio
+    is the same either way; the decoding path must be too. Two regions took the window to the
+    word-aligned path, where Whisper's loop seeks from the last word and read the 0.3 s left
+    after it as the last sentence again.
+    """
+    return any(first.end < second.start for first, second in pairwise(regions))
 
 
 def unheard_regions(
@@ -405,7 +474,7 @@ def _decoded_alone(
     """``region`` of ``speech`` decoded as a trimmed window of its own (gathered times)."""
     window = encode_window(whisper, speech[region.start : region.end])
     offset = region.start / SAMPLE_RATE
-    return [_shifted(s, offset) for s in decode_window(whisper, window, language, options)]
+    return [_shifted(s, offset) for s in decode_heard(whisper, window, language, options)]
 
 
 def _ended_at_words(segment: WhisperSegment) -> WhisperSegment:
@@ -437,7 +506,7 @@ def _the_rest(
         tail = tails[0]
         window = encode_window(whisper, speech[tail.start : tail.end])
         offset = tail.start / SAMPLE_RATE
-        found = [_shifted(s, offset) for s in decode_window(whisper, window, language, options)]
+        found = [_shifted(s, offset) for s in decode_heard(whisper, window, language, options)]
         yield from found
         first = next(r for r in regions if r.end > tail.start)
         heard = max(_heard_until(chunk, found), first.end, heard + 1)

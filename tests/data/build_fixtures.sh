@@ -51,9 +51,9 @@ for l in en es fr; do
 done
 
 rm -f "$OUT"/*.flac "$OUT"/*.txt "$OUT"/*.json "$OUT"/librivox/* "$OUT"/lang/* "$OUT"/formats/* \
-      "$OUT"/whispered/* "$OUT"/synthetic/* \
+      "$OUT"/whispered/* "$OUT"/synthetic/* "$OUT"/resampled/* \
       "$OUT"/bad/*.wav "$OUT"/bad/*.mp3 "$OUT"/bad/*.mp4
-mkdir -p "$OUT/librivox" "$OUT/lang" "$OUT/formats" "$OUT/bad"
+mkdir -p "$OUT/librivox" "$OUT/lang" "$OUT/resampled" "$OUT/formats" "$OUT/bad"
 
 # ---------------------------------------------------------------- helpers
 samples() { soxi -s "$1"; }
@@ -113,6 +113,13 @@ for l in en es fr; do
     prompt_text "$l" "$p" > "$OUT/lang/${l}_$p.txt"
   done
 done
+
+# A French prompt at 16 kHz, resampled as the benchmark's fidelity set does: behind 27 s of
+# silence the detector split it into two touching regions, the window went by the word-aligned
+# path, and its last sentence was read twice (issue 10).
+to16k "$(prompt_wav fr screen-callee-options)" "$WORK/screen16.wav"
+"${SOX[@]}" "$WORK/screen16.wav" "${FLAC_OPTS[@]}" "$OUT/resampled/fr_screen-callee-options.flac"
+prompt_text fr screen-callee-options > "$OUT/resampled/fr_screen-callee-options.txt"
 
 # ---------------------------------------------------------------- 5. es -> en -> fr switching
 GAP=0.5   # seconds of digital silence between consecutive prompts
@@ -224,6 +231,17 @@ espeak-ng -v de -s 150 -w "$WORK/german.wav" "$GERMAN"
 to16k "$WORK/german.wav" "$WORK/german16.wav"
 "${SOX[@]}" "$WORK/german16.wav" "${FLAC_OPTS[@]}" "$OUT/synthetic/de_weekend.flac"
 printf '%s\n' "$GERMAN" > "$OUT/synthetic/de_weekend.txt"
+
+# A French sentence in espeak-ng's plain voice (written for this project), said twice with a
+# second's pause: Whisper's silence rule skipped the whole window though the detector heard
+# 12 s of speech in it (issue 10).
+FRENCH="Le petit village se trouve au bord de la rivière, et chaque été les enfants viennent s'y baigner pendant les vacances."
+espeak-ng -v fr -s 150 -w "$WORK/french.wav" "$FRENCH"
+to16k "$WORK/french.wav" "$WORK/french16.wav"
+"${SOX[@]}" -n -r 16000 -c 1 -b 16 "$WORK/pause1.wav" trim 0 1
+"${SOX[@]}" "$WORK/french16.wav" "$WORK/pause1.wav" "$WORK/french16.wav" "${FLAC_OPTS[@]}" \
+  "$OUT/synthetic/fr_village_twice.flac"
+printf '%s %s\n' "$FRENCH" "$FRENCH" > "$OUT/synthetic/fr_village_twice.txt"
 
 # ---------------------------------------------------------------- 10. bad inputs
 B=$OUT/bad
