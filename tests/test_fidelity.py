@@ -183,6 +183,19 @@ def test_modem_tone_gives_no_words(pool: ModelPool) -> None:
     assert transcript.text.split() == [], transcript.text
 
 
+def test_a_sine_sweep_the_detector_takes_for_speech_gives_no_words(pool: ModelPool) -> None:
+    """A linear sweep from 200 to 3000 Hz over 8 s at 0.1 of full scale: the detector takes
+    about a second of it for speech, and Whisper's silence rule drops that window on trimmed
+    and on full context. Keeping Whisper's reading of such a window regardless of the rule (a
+    lever tried for speech the rule dropped) gave "You"; the second look must stay a look by
+    the same rule (:func:`aural.decoder.decode_heard`)."""
+    seconds = 8.0
+    t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+    sweep = np.sin(2 * np.pi * (200.0 * t + (3000.0 - 200.0) / (2 * seconds) * t**2))
+    transcript = aural.transcribe((0.1 * sweep).astype(np.float32), pool=pool)
+    assert transcript.text.split() == [], transcript.text
+
+
 def test_batched_speech_keeps_every_clip_between_pauses_noise_and_levels(
     pool: ModelPool, tmp_path: Path
 ) -> None:
@@ -286,12 +299,11 @@ def test_a_sentence_said_twice_is_transcribed_twice(pool: ModelPool, tmp_path: P
 
 def test_speech_whisper_calls_silence_is_still_read(pool: ModelPool) -> None:
     """A French espeak sentence said twice after a second's pause (13 s, its language given):
-    Whisper read the window at -1.11 nats per token with a no-speech probability of 0.88, and
-    its silence rule skipped it whole, so the transcript was empty though the detector had
-    12 s of speech (Whisper alone, without the VAD, read it). Where that rule would drop all
-    of a window the detector heard, Whisper's reading is kept
-    (:func:`aural.decoder.decode_heard`): both sayings come back, each with most of its words
-    read (the synthetic voice is misheard, "rivière" as "lumière", but not lost)."""
+    on the 14 s encoder context aural gave it, Whisper's no-speech probability was 0.88 and its
+    silence rule skipped the window whole, so the transcript was empty though the detector had
+    12 s of speech. A window the rule drops whole is decided again on Whisper's full 30 s
+    context (:func:`aural.decoder.decode_heard`), where it is 0.55: both sayings come back,
+    each with most of its words read (the synthetic voice is misheard, not lost)."""
     clip = DATA / "synthetic" / "fr_village_twice.flac"
     sentence_words = len(text_of(clip).split()) // 2
     saying_s = (decode_audio(clip).duration - 1.0) / 2

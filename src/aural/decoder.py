@@ -81,12 +81,18 @@ def encode_window(
     detection alone may ask for less.
     """
     seconds = speech.shape[0] / SAMPLE_RATE
-    context_s = min(WINDOW_S, max(min_context_s, float(np.ceil(seconds + _TAIL_S))))
+    context_s = _context_s(seconds, min_context_s)
     features = _padded_features(whisper, speech, int(context_s * _FRAMES_PER_S))
     encoder_output = whisper.encode(np.ascontiguousarray(features))
     # generate_segments reads the content length from the features: only the speech counts.
     content_frames = int(np.ceil(seconds * _FRAMES_PER_S)) + 1
     return EncodedWindow(features[:, :content_frames], encoder_output)
+
+
+def _context_s(seconds: float, min_context_s: float) -> float:
+    """The encoder context for ``seconds`` of speech: room for its end timestamp, at least
+    ``min_context_s``, at most a full window."""
+    return min(WINDOW_S, max(min_context_s, float(np.ceil(seconds + _TAIL_S))))
 
 
 def _padded_features(
@@ -202,50 +208,42 @@ def decode_window(
 
 def decode_heard(
     whisper: WhisperModel,
-    window: EncodedWindow,
+    speech: Samples,
     language: str,
     options: TranscriptionOptions,
+    window: EncodedWindow | None = None,
 ) -> list[WhisperSegment]:
-    """Decode one encoded window of speech the detector heard, keeping Whisper's reading of it
-    when Whisper's own silence rule alone would drop it all.
+    """Decode ``speech`` (at most one window; ``window`` its encoding when already made), and
+    when Whisper's silence rule drops all of it, decide again on Whisper's full 30 s context.
 
     Whisper skips a window whose first token says "no speech" (``no_speech_threshold``) unless
-    its transcript is probable enough (``log_prob_threshold``). Without a VAD that rule is the
-    only gate against hallucinating on silence; behind the detector it is a second gate, and
-    speech had to pass both. A French espeak sentence said twice (13 s the detector was sure
-    of, its language given) came out empty: Whisper read it at temperature 0 with -1.11 nats
-    per token and a no-speech probability of 0.88, and skipped the window. Two verdicts
-    disagree there, and dropping the words is the one failure the user cannot see. So when the
-    rule leaves no text at all in a window that holds more speech than a breath (``_TAIL_S``,
-    as :func:`unheard_regions` counts regions), Whisper's reading at the first temperature is
-    kept, unless it is a repetition loop (``compression_ratio_threshold``): its segments carry
-    their low log-probability and high no-speech probability for the client to see. Short
-    blips, and requests without the VAD, keep Whisper's rule as it is.
+    its transcript is probable enough (``log_prob_threshold``). aural encodes a window with only
+    the context its speech needs, and the no-speech probability is calibrated on the 30 s
+    windows Whisper was trained on: a French espeak sentence said twice (13 s the detector was
+    sure of, its language given) had 0.88 on a 14 s context and came out empty, 0.55 on the
+    full context, where it is read. A sine sweep the detector took for 1.1 s of speech has
+    0.76 and 0.82: the rule drops it on both, where keeping Whisper's trimmed reading of it
+    regardless gave "You". So the second look is the same rule on the context it was made for
+    (as language ID looks again on full context when unsure); the request's thresholds hold on
+    both looks. It costs one more encoder pass, only for a window the rule dropped whole.
     """
+    window = window or encode_window(whisper, speech)
     segments = list(decode_window(whisper, window, language, options))
-    heard_s = window.features.shape[-1] / _FRAMES_PER_S
+    seconds = speech.shape[0] / SAMPLE_RATE
     if (
         any(s.text.strip() for s in segments)
-        or not options.vad
         or options.no_speech_threshold is None
-        or heard_s <= _TAIL_S
+        or _context_s(seconds, MIN_CONTEXT_S) >= WINDOW_S
     ):
         return segments
-    kept = replace(options, no_speech_threshold=None, temperature=options.temperature[:1])
-    limit = options.compression_ratio_threshold
-    read = [
-        s
-        for s in decode_window(whisper, window, language, kept)
-        if limit is None or s.compression_ratio <= limit
-    ]
-    if read:
+    full = encode_window(whisper, speech, WINDOW_S)
+    read = list(decode_window(whisper, full, language, options))
+    if any(s.text.strip() for s in read):
         log.info(
-            "kept Whisper's reading of %.1f s of detected speech it called silence "
-            "(no-speech probability %.2f, %.2f nats per token): %s",
-            heard_s,
+            "read %.1f s of speech on full context that Whisper's silence rule dropped on a "
+            "trimmed one (no-speech probability %.2f there)",
+            seconds,
             read[0].no_speech_prob,
-            read[0].avg_logprob,
-            " ".join(s.text.strip() for s in read),
         )
     return read
 
@@ -363,14 +361,14 @@ def decode_one_window(
     seconds into the gathered speech.
     """
     speech = GatheredSpeech(samples, regions)
-    window = window or encode_window(whisper, speech[0 : speech.length])
+    heard = speech[0 : speech.length]
     # Words show which regions were heard; speech with no pause left out of it has none to hide
     # a saying in.
     checked = has_pause(regions)
     asked = replace(options, word_timestamps=True) if checked else options
-    segments = decode_heard(whisper, window, language, asked)
+    segments = decode_heard(whisper, heard, language, asked, window)
     if not any(s.text.strip() for s in segments):
-        return  # nothing heard even by the second look (a breath, a loop): see decode_heard
+        return  # Whisper's silence rule dropped the window on full context too
     if checked:
         segments = _unheard_decoded(whisper, speech, speech.regions, segments, language, options)
     for segment in segments:
@@ -472,9 +470,8 @@ def _decoded_alone(
     options: TranscriptionOptions,
 ) -> list[WhisperSegment]:
     """``region`` of ``speech`` decoded as a trimmed window of its own (gathered times)."""
-    window = encode_window(whisper, speech[region.start : region.end])
-    offset = region.start / SAMPLE_RATE
-    return [_shifted(s, offset) for s in decode_heard(whisper, window, language, options)]
+    found = decode_heard(whisper, speech[region.start : region.end], language, options)
+    return [_shifted(s, region.start / SAMPLE_RATE) for s in found]
 
 
 def _ended_at_words(segment: WhisperSegment) -> WhisperSegment:
@@ -504,9 +501,9 @@ def _the_rest(
     heard = _heard_until(chunk, segments)
     while tails := _unheard_tails([chunk], regions, [heard]):
         tail = tails[0]
-        window = encode_window(whisper, speech[tail.start : tail.end])
         offset = tail.start / SAMPLE_RATE
-        found = [_shifted(s, offset) for s in decode_heard(whisper, window, language, options)]
+        read = decode_heard(whisper, speech[tail.start : tail.end], language, options)
+        found = [_shifted(s, offset) for s in read]
         yield from found
         first = next(r for r in regions if r.end > tail.start)
         heard = max(_heard_until(chunk, found), first.end, heard + 1)
