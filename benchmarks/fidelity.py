@@ -28,7 +28,7 @@ Figures (``summary["fidelity"]``):
 * runs: share of speech time in the right language with switching on and off, and aural's
   switching on / off time ratio;
 * LID: accuracy per language on every Asterisk prompt >= 3 s;
-* negatives: words output on silence, pink noise, a modem tone and a dial tone;
+* negatives: words output on silence, pink noise, a modem tone, a dial tone and a sine sweep;
 * speed: aural / previous release on the long file, its WER, short-clip p50 latency.
 
 WER here normalises English with Whisper's ``EnglishTextNormalizer`` (as the rest of the
@@ -581,7 +581,7 @@ def goals(f: dict[str, Any]) -> list[dict[str, Any]]:
             "lower",
         ),
         _goal(
-            "negatives: words on silence, noise, modem and dial tone",
+            "negatives: words on silence, noise, modem, dial tone and sweep",
             _get(f, "negatives", cli, "words"),
             0,
             "lower",

@@ -31,7 +31,8 @@ The set, one manifest item per file (``kind``):
   reference language per time span, ``prompts`` every prompt with its text.
 * ``lid``: every Asterisk prompt of at least 3 s that has a spoken text, per language
   (the manifest's ``lid_counts``); these point at the package's own 8 kHz files.
-* ``negative``: digital silence, pink noise, modem-like FSK and a dial tone: 0 words expected.
+* ``negative``: digital silence, pink noise, modem-like FSK, a dial tone and a sine sweep that the
+  speech detector takes in part for speech: 0 words expected.
 
 Items marked ``"quick": true`` form the quick subset. Levels are RMS in dBFS (a full-scale sine
 is -3 dBFS); a speech level is the RMS over the clip's active 20 ms frames (those within 40 dB of
@@ -59,7 +60,7 @@ import numpy as np
 import numpy.typing as npt
 
 RATE = 16_000
-VERSION = 4  # bump when a recipe changes: a manifest of another version is rebuilt
+VERSION = 5  # bump when a recipe changes: a manifest of another version is rebuilt
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TEST_DATA = REPO_ROOT / "tests" / "data"
 DEFAULT_OUT = REPO_ROOT / "benchmarks" / ".work" / "fidelity"
@@ -375,6 +376,14 @@ def fsk_modem(seconds: float, seed: int, dbfs: float = -12.0) -> Samples:
     return _scaled(tone, dbfs)
 
 
+def sine_sweep(seconds: float, low_hz: float, high_hz: float, dbfs: float) -> Samples:
+    """A linear sweep from ``low_hz`` to ``high_hz``: the speech detector takes about a second of
+    it for speech, so it checks that Whisper's silence rule still gets its say there."""
+    t = np.arange(round(seconds * RATE)) / RATE
+    sweep = np.sin(2 * np.pi * (low_hz * t + (high_hz - low_hz) / (2 * seconds) * t**2))
+    return _scaled(sweep, dbfs)
+
+
 def dial_tone(seconds: float, dbfs: float = -12.0) -> Samples:
     """North-American dial tone: 350 Hz + 440 Hz, continuous."""
     t = np.arange(round(seconds * RATE)) / RATE
@@ -663,6 +672,7 @@ class Builder:
             ("pink-40dB-60", pink_noise(60.0, -40.0, seed=self.seed * 1000 + 401)),
             ("modem-fsk-30", fsk_modem(30.0, seed=self.seed)),
             ("dial-tone-30", dial_tone(30.0)),
+            ("sweep-8", sine_sweep(8.0, 200.0, 3000.0, -23.0)),
         ):
             self.add(
                 Item(
@@ -670,7 +680,7 @@ class Builder:
                     kind="negative",
                     path=f"negative/{name}.wav",
                     duration=round(samples.size / RATE, 4),
-                    source="numpy (silence, pink noise, FSK 1200/2200 Hz, 350+440 Hz)",
+                    source="numpy (silence, pink noise, FSK, dial tone, sine sweep)",
                     quick=True,
                 ),
                 samples,
