@@ -19,7 +19,6 @@
 from __future__ import annotations
 
 import inspect
-import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from itertools import pairwise
@@ -39,8 +38,6 @@ from aural.audio import SAMPLE_RATE
 from aural.speech import GatheredSpeech, SpeechRegion, windows
 from aural.spool import ChannelSamples, Samples
 from aural.types import TranscriptionOptions
-
-log = logging.getLogger(__name__)
 
 WINDOW_S = 30.0
 # Room kept free in the window: Whisper predicts the end timestamp inside the context.
@@ -81,18 +78,12 @@ def encode_window(
     detection alone may ask for less.
     """
     seconds = speech.shape[0] / SAMPLE_RATE
-    context_s = _context_s(seconds, min_context_s)
+    context_s = min(WINDOW_S, max(min_context_s, float(np.ceil(seconds + _TAIL_S))))
     features = _padded_features(whisper, speech, int(context_s * _FRAMES_PER_S))
     encoder_output = whisper.encode(np.ascontiguousarray(features))
     # generate_segments reads the content length from the features: only the speech counts.
     content_frames = int(np.ceil(seconds * _FRAMES_PER_S)) + 1
     return EncodedWindow(features[:, :content_frames], encoder_output)
-
-
-def _context_s(seconds: float, min_context_s: float) -> float:
-    """The encoder context for ``seconds`` of speech: room for its end timestamp, at least
-    ``min_context_s``, at most a full window."""
-    return min(WINDOW_S, max(min_context_s, float(np.ceil(seconds + _TAIL_S))))
 
 
 def _padded_features(
@@ -204,48 +195,6 @@ def decode_window(
         False,
         window.encoder_output,
     )
-
-
-def decode_heard(
-    whisper: WhisperModel,
-    speech: Samples,
-    language: str,
-    options: TranscriptionOptions,
-    window: EncodedWindow | None = None,
-) -> list[WhisperSegment]:
-    """Decode ``speech`` (at most one window; ``window`` its encoding when already made), and
-    when Whisper's silence rule drops all of it, decide again on Whisper's full 30 s context.
-
-    Whisper skips a window whose first token says "no speech" (``no_speech_threshold``) unless
-    its transcript is probable enough (``log_prob_threshold``). aural encodes a window with only
-    the context its speech needs, and the no-speech probability is calibrated on the 30 s
-    windows Whisper was trained on: a French espeak sentence said twice (13 s the detector was
-    sure of, its language given) had 0.88 on a 14 s context and came out empty, 0.55 on the
-    full context, where it is read. A sine sweep the detector took for 1.1 s of speech has
-    0.76 and 0.82: the rule drops it on both, where keeping Whisper's trimmed reading of it
-    regardless gave "You". So the second look is the same rule on the context it was made for
-    (as language ID looks again on full context when unsure); the request's thresholds hold on
-    both looks. It costs one more encoder pass, only for a window the rule dropped whole.
-    """
-    window = window or encode_window(whisper, speech)
-    segments = list(decode_window(whisper, window, language, options))
-    seconds = speech.shape[0] / SAMPLE_RATE
-    if (
-        any(s.text.strip() for s in segments)
-        or options.no_speech_threshold is None
-        or _context_s(seconds, MIN_CONTEXT_S) >= WINDOW_S
-    ):
-        return segments
-    full = encode_window(whisper, speech, WINDOW_S)
-    read = list(decode_window(whisper, full, language, options))
-    if any(s.text.strip() for s in read):
-        log.info(
-            "read %.1f s of speech on full context that Whisper's silence rule dropped on a "
-            "trimmed one (no-speech probability %.2f there)",
-            seconds,
-            read[0].no_speech_prob,
-        )
-    return read
 
 
 def decode_batched(
@@ -361,14 +310,14 @@ def decode_one_window(
     seconds into the gathered speech.
     """
     speech = GatheredSpeech(samples, regions)
-    heard = speech[0 : speech.length]
+    window = window or encode_window(whisper, speech[0 : speech.length])
     # Words show which regions were heard; speech with no pause left out of it has none to hide
     # a saying in.
     checked = has_pause(regions)
     asked = replace(options, word_timestamps=True) if checked else options
-    segments = decode_heard(whisper, heard, language, asked, window)
+    segments = list(decode_window(whisper, window, language, asked))
     if not any(s.text.strip() for s in segments):
-        return  # Whisper's silence rule dropped the window on full context too
+        return  # Whisper heard no speech in the whole window: its silence rules decided
     if checked:
         segments = _unheard_decoded(whisper, speech, speech.regions, segments, language, options)
     for segment in segments:
@@ -470,8 +419,9 @@ def _decoded_alone(
     options: TranscriptionOptions,
 ) -> list[WhisperSegment]:
     """``region`` of ``speech`` decoded as a trimmed window of its own (gathered times)."""
-    found = decode_heard(whisper, speech[region.start : region.end], language, options)
-    return [_shifted(s, region.start / SAMPLE_RATE) for s in found]
+    window = encode_window(whisper, speech[region.start : region.end])
+    offset = region.start / SAMPLE_RATE
+    return [_shifted(s, offset) for s in decode_window(whisper, window, language, options)]
 
 
 def _ended_at_words(segment: WhisperSegment) -> WhisperSegment:
@@ -501,9 +451,9 @@ def _the_rest(
     heard = _heard_until(chunk, segments)
     while tails := _unheard_tails([chunk], regions, [heard]):
         tail = tails[0]
+        window = encode_window(whisper, speech[tail.start : tail.end])
         offset = tail.start / SAMPLE_RATE
-        read = decode_heard(whisper, speech[tail.start : tail.end], language, options)
-        found = [_shifted(s, offset) for s in read]
+        found = [_shifted(s, offset) for s in decode_window(whisper, window, language, options)]
         yield from found
         first = next(r for r in regions if r.end > tail.start)
         heard = max(_heard_until(chunk, found), first.end, heard + 1)

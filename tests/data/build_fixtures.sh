@@ -232,17 +232,6 @@ to16k "$WORK/german.wav" "$WORK/german16.wav"
 "${SOX[@]}" "$WORK/german16.wav" "${FLAC_OPTS[@]}" "$OUT/synthetic/de_weekend.flac"
 printf '%s\n' "$GERMAN" > "$OUT/synthetic/de_weekend.txt"
 
-# A French sentence in espeak-ng's plain voice (written for this project), said twice with a
-# second's pause: Whisper's silence rule skipped the whole window though the detector heard
-# 12 s of speech in it (issue 10).
-FRENCH="Le petit village se trouve au bord de la rivière, et chaque été les enfants viennent s'y baigner pendant les vacances."
-espeak-ng -v fr -s 150 -w "$WORK/french.wav" "$FRENCH"
-to16k "$WORK/french.wav" "$WORK/french16.wav"
-"${SOX[@]}" -n -r 16000 -c 1 -b 16 "$WORK/pause1.wav" trim 0 1
-"${SOX[@]}" "$WORK/french16.wav" "$WORK/pause1.wav" "$WORK/french16.wav" "${FLAC_OPTS[@]}" \
-  "$OUT/synthetic/fr_village_twice.flac"
-printf '%s %s\n' "$FRENCH" "$FRENCH" > "$OUT/synthetic/fr_village_twice.txt"
-
 # ---------------------------------------------------------------- 10. bad inputs
 B=$OUT/bad
 printf 'This is a plain text file with a .wav name.\nIt is not audio and must be rejected.\n' > "$B/not_media.wav"
