@@ -186,8 +186,9 @@ def test_modem_tone_gives_no_words(pool: ModelPool) -> None:
 def test_a_sine_sweep_the_detector_takes_for_speech_gives_no_words(pool: ModelPool) -> None:
     """A linear sweep from 200 to 3000 Hz over 8 s at 0.1 of full scale: the detector takes
     about a second of it for speech, and Whisper's silence rule must still get its say there.
-    Two levers that overrode the rule for a window the detector heard (keeping Whisper's reading
-    regardless, or the same rule again on full 30 s context) read it as "You"."""
+    Keeping Whisper's reading of a window the rule dropped whole, where the detector heard
+    speech (a lever tried and dropped), read this sweep as "You"; deciding again on full 30 s
+    context (dropped too) read the benchmark's 16-bit copy of it so."""
     seconds = 8.0
     t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
     sweep = np.sin(2 * np.pi * (200.0 * t + (3000.0 - 200.0) / (2 * seconds) * t**2))
