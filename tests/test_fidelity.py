@@ -32,6 +32,7 @@ from aural.audio import SAMPLE_RATE, decode_audio
 from aural.loudness import NOMINAL_DBFS
 from aural.model_pool import ModelPool
 from aural.types import Transcript
+from benchmarks.fidelity_set import sine_sweep
 
 
 def _rms_dbfs(x: np.ndarray) -> float:
@@ -184,15 +185,11 @@ def test_modem_tone_gives_no_words(pool: ModelPool) -> None:
 
 
 def test_a_sine_sweep_the_detector_takes_for_speech_gives_no_words(pool: ModelPool) -> None:
-    """A linear sweep from 200 to 3000 Hz over 8 s at 0.1 of full scale: the detector takes
+    """The fidelity set's negative sweep (200 to 3000 Hz over 8 s, -23 dBFS): the detector takes
     about a second of it for speech, and Whisper's silence rule must still get its say there.
-    Keeping Whisper's reading of a window the rule dropped whole, where the detector heard
-    speech (a lever tried and dropped), read this sweep as "You"; deciding again on full 30 s
-    context (dropped too) read the benchmark's 16-bit copy of it so."""
-    seconds = 8.0
-    t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
-    sweep = np.sin(2 * np.pi * (200.0 * t + (3000.0 - 200.0) / (2 * seconds) * t**2))
-    transcript = aural.transcribe((0.1 * sweep).astype(np.float32), pool=pool)
+    Overriding the rule for a window the detector heard (keeping Whisper's reading regardless,
+    or deciding again on full 30 s context: two levers tried and dropped) read it as "You"."""
+    transcript = aural.transcribe(sine_sweep(8.0, 200.0, 3000.0, -23.0), pool=pool)
     assert transcript.text.split() == [], transcript.text
 
 
