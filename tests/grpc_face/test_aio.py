@@ -8,14 +8,15 @@ One server for the module: tiny.en, no keys on loopback (auth off), room for two
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import grpc
 import httpx
+import numpy as np
 import pytest
+from fidelity_shapes import load, write_wav
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from phonexia.grpc.common import core_pb2
@@ -49,8 +50,7 @@ def long_wav(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
     8 s deadline passes, however quiet the machine, even with both cores to itself once the
     cancelled call's transcription has been stopped."""
     path = tmp_path_factory.mktemp("media") / "long.wav"
-    subprocess.run(["sox", str(data_dir / "jfk.flac"), str(path), "repeat", "109"], check=True)
-    return path
+    return write_wav(path, [np.tile(load(data_dir / "jfk.flac"), 110)])
 
 
 @pytest.fixture

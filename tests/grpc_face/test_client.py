@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from conftest import wer
+from fidelity_shapes import load, write_wav
 
 from aural.api.auth import create_key
 from aural.config import Settings
@@ -77,7 +78,7 @@ def text_of(segments: list[dict[str, Any]]) -> str:
 
 def test_transcribe_a_wav_with_words(keyed: Keyed, data_dir: Path, tmp_path: Path) -> None:
     wav = tmp_path / "jfk.wav"
-    subprocess.run(["sox", str(data_dir / "jfk.flac"), str(wav)], check=True)
+    write_wav(wav, [load(data_dir / "jfk.flac")])
     segments = segments_of(run_client(keyed, "transcribe", "--enable-word-segmentation", str(wav)))
     assert wer(JFK, text_of(segments)) < 0.1
     words = [w for s in segments for w in s["words"]]
