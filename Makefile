@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo serve test lint chromium bench bench-smoke reliability clean
+.PHONY: setup demo serve test lint chromium sox bench bench-smoke reliability clean
 
 # Everything: aural, the bundled models, the test tools and the benchmark baselines
 # (whisper.cpp from its prebuilt pywhispercpp wheel only: never built from source here).
@@ -33,7 +33,12 @@ lint: $(STAMP)
 chromium:
 	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium chromium-driver)
 
-test: lint chromium
+# sox from Debian for the reliability corpus's FLAC, Ogg and many-channel cases (tests/reliability);
+# without it those cases are left out of the corpus.
+sox:
+	command -v sox >/dev/null || (apt-get update && apt-get install -y sox)
+
+test: lint chromium sox
 	$(BIN)/pytest
 
 # The full benchmark (tens of minutes on 2 cores; run it on a quiet machine). Writes
