@@ -28,7 +28,8 @@ Figures (``summary["fidelity"]``):
 * runs: share of speech time in the right language with switching on and off, and aural's
   switching on / off time ratio;
 * LID: accuracy per language on every Asterisk prompt >= 3 s;
-* negatives: words output on silence, pink noise, a modem tone, a dial tone and a sine sweep;
+* negatives: words output on silence, pink noise, a modem tone, a dial tone, a sine sweep, a
+  phone line's call-progress tones and a tune of pure tones;
 * speed: aural / previous release on the long file, its WER, short-clip p50 latency.
 
 WER here normalises English with Whisper's ``EnglishTextNormalizer`` (as the rest of the
@@ -581,7 +582,7 @@ def goals(f: dict[str, Any]) -> list[dict[str, Any]]:
             "lower",
         ),
         _goal(
-            "negatives: words on silence, noise, modem, dial tone and sweep",
+            "negatives: words on silence, noise, modem and tones",
             _get(f, "negatives", cli, "words"),
             0,
             "lower",

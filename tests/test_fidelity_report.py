@@ -142,7 +142,7 @@ def test_figures_and_goals_from_known_answers(tmp_path: Any) -> None:
     assert twice["met"] is False
     assert goals["LID, worst language"]["measured"] == 0.5
     assert goals["LID, worst language"]["met"] is False
-    assert goals["negatives: words on silence, noise, modem, dial tone and sweep"]["met"] is False
+    assert goals["negatives: words on silence, noise, modem and tones"]["met"] is False
     assert goals["switching: right-language time, worst alternating-runs file"]["met"] is True
     markdown = "\n".join(fidelity.render(f, report.ratios(summary)["issue_10"], {}))
     assert "## Fidelity (issue 10)" in markdown
@@ -157,3 +157,36 @@ def test_runs_spans_are_the_prompts() -> None:
         (0.0, 10.0, "es"),
         (10.0, 20.0, "en"),
     ]
+
+
+def test_whole_set_counts_a_cell_against_the_clips_own_shifted_readings() -> None:
+    """A lead-in cell 10 points over the clip alone, within the clip's readings shifted by under
+    10 ms (``benchmarks.phase_spread``), is over the clip alone but not over the model's floor;
+    one beyond them is over both."""
+    from benchmarks.whole_set import clip_lines
+
+    reference = "ask not what your country can do for you friend"
+    items, results = [], {}
+    for clip, behind in (
+        ("steady", "ask not what your country can do for you"),
+        ("shaky", "ask not what your country can do for you"),
+    ):
+        for variant, text in (
+            ("alone", reference),
+            ("quieter-1dB", reference),
+            ("pink-40dB-27", behind),
+        ):
+            item = {
+                "id": f"clip/{clip}/{variant}",
+                "clip": clip,
+                "variant": variant,
+                "language": "en",
+                "reference": reference,
+            }
+            items.append(item)
+            results[item["id"]] = {"text": text, "language": "en"}
+    lines = clip_lines(items, results, {"steady": [0.0, 0.0, 0.0], "shaky": [0.0, 10.0, 0.0]})
+    report = "\n".join(lines)
+    assert "over the clip alone (2): shaky/pink-40dB-27 +10.0, steady/pink-40dB-27 +10.0" in report
+    assert "(1 of 2): shaky 0.0-10.0" in report
+    assert "shifted readings (1): steady/pink-40dB-27 +10.0" in report
