@@ -31,8 +31,10 @@ The set, one manifest item per file (``kind``):
   reference language per time span, ``prompts`` every prompt with its text.
 * ``lid``: every Asterisk prompt of at least 3 s that has a spoken text, per language
   (the manifest's ``lid_counts``); these point at the package's own 8 kHz files.
-* ``negative``: digital silence, pink noise, modem-like FSK, a dial tone and a sine sweep that the
-  speech detector takes in part for speech: 0 words expected.
+* ``negative``: digital silence, pink noise, modem-like FSK, a dial tone, a sine sweep that the
+  speech detector takes in part for speech, a phone line's call-progress tones (ringback,
+  special information tone, DTMF digits, busy, fax calling and answer tones), a tune of pure
+  tones and a tone with a syllable-paced tremolo: 0 words expected.
 
 Items marked ``"quick": true`` form the quick subset. Levels are RMS in dBFS (a full-scale sine
 is -3 dBFS); a speech level is the RMS over the clip's active 20 ms frames (those within 40 dB of
@@ -60,7 +62,7 @@ import numpy as np
 import numpy.typing as npt
 
 RATE = 16_000
-VERSION = 5  # bump when a recipe changes: a manifest of another version is rebuilt
+VERSION = 6  # bump when a recipe changes: a manifest of another version is rebuilt
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TEST_DATA = REPO_ROOT / "tests" / "data"
 DEFAULT_OUT = REPO_ROOT / "benchmarks" / ".work" / "fidelity"
@@ -391,6 +393,59 @@ def dial_tone(seconds: float, dbfs: float = -12.0) -> Samples:
     return _scaled(tone, dbfs)
 
 
+def _tones(hz: Sequence[float], seconds: float) -> npt.NDArray[np.float64]:
+    """Sines of the frequencies ``hz`` together, peaking at 1 at most."""
+    t = np.arange(round(seconds * RATE)) / RATE
+    out: npt.NDArray[np.float64] = np.mean([np.sin(2 * np.pi * f * t) for f in hz], axis=0)
+    return out
+
+
+def _gap(seconds: float) -> npt.NDArray[np.float64]:
+    return np.zeros(round(seconds * RATE))
+
+
+_DTMF = {"1": (697, 1209), "4": (770, 1209), "5": (770, 1336), "7": (852, 1209), "9": (852, 1477)}
+
+
+def call_tones(dbfs: float = -16.0) -> Samples:
+    """What a phone line plays that nobody says, one after the other (about 32 s): ringback
+    (440 + 480 Hz, 2 s on, 4 s off, twice), a special information tone (913.8, 1370.6 and
+    1776.7 Hz), keypad DTMF digits (100 ms each), busy (480 + 620 Hz, 0.5 s on and off, four
+    times), a fax machine's calling tone (1100 Hz, 0.5 s on, 3 s off, twice) and its answer
+    tone (2100 Hz, 3 s). Each tone is at ``dbfs`` and the gaps are digital silence."""
+    parts: list[npt.NDArray[np.float64]] = []
+    for _ in range(2):
+        parts += [_tones((440, 480), 2.0), _gap(4.0)]
+    parts += [_tones((913.8,), 0.274), _tones((1370.6,), 0.274), _tones((1776.7,), 0.38)]
+    parts.append(_gap(1.0))
+    for digit in "4155597":
+        parts += [_tones(_DTMF[digit], 0.1), _gap(0.08)]
+    parts.append(_gap(1.0))
+    for _ in range(4):
+        parts += [_tones((480, 620), 0.5), _gap(0.5)]
+    for _ in range(2):
+        parts += [_tones((1100,), 0.5), _gap(3.0)]
+    parts += [_tones((2100,), 3.0), _gap(0.5)]
+    return (np.concatenate(parts) * 10 ** (dbfs / 20) * np.sqrt(2)).astype(np.float32)
+
+
+def sine_melody(seconds: float, dbfs: float = -20.0) -> Samples:
+    """A tune of pure tones (a C-major scale up and down, 0.3 s a note), as hold music built
+    from a synthesiser's sine voice."""
+    notes = [262, 294, 330, 349, 392, 440, 494, 523, 494, 440, 392, 349, 330, 294]
+    count = round(seconds / 0.3)
+    tune = np.concatenate([_tones((notes[i % len(notes)],), 0.3) for i in range(count)])
+    return _scaled(tune, dbfs)
+
+
+def tremolo_tone(seconds: float, hz: float, dbfs: float = -20.0) -> Samples:
+    """A sine whose level swings 90 % deep six times a second, at a syllable's pace: the
+    detector takes it for speech and Whisper wrote "All right. All right." over one at 440 Hz."""
+    t = np.arange(round(seconds * RATE)) / RATE
+    swing = 1.0 - 0.9 * (0.5 + 0.5 * np.sin(2 * np.pi * 6.0 * t))
+    return _scaled(swing * np.sin(2 * np.pi * hz * t), dbfs)
+
+
 # --- the set ---------------------------------------------------------------------------------
 
 
@@ -673,6 +728,9 @@ class Builder:
             ("modem-fsk-30", fsk_modem(30.0, seed=self.seed)),
             ("dial-tone-30", dial_tone(30.0)),
             ("sweep-8", sine_sweep(8.0, 200.0, 3000.0, -23.0)),
+            ("call-tones-32", call_tones()),
+            ("melody-12", sine_melody(12.0)),
+            ("tremolo-10", tremolo_tone(10.0, 440.0)),
         ):
             self.add(
                 Item(
@@ -680,7 +738,7 @@ class Builder:
                     kind="negative",
                     path=f"negative/{name}.wav",
                     duration=round(samples.size / RATE, 4),
-                    source="numpy (silence, pink noise, FSK, dial tone, sine sweep)",
+                    source="numpy: silence, noise, FSK and tones",
                     quick=True,
                 ),
                 samples,

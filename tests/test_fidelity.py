@@ -32,7 +32,7 @@ from aural.audio import SAMPLE_RATE, decode_audio
 from aural.loudness import NOMINAL_DBFS
 from aural.model_pool import ModelPool
 from aural.types import Transcript
-from benchmarks.fidelity_set import sine_sweep
+from benchmarks.fidelity_set import call_tones, sine_sweep, tremolo_tone
 
 
 def _rms_dbfs(x: np.ndarray) -> float:
@@ -191,6 +191,31 @@ def test_a_sine_sweep_the_detector_takes_for_speech_gives_no_words(pool: ModelPo
     or deciding again on full 30 s context: two levers tried and dropped) read it as "You"."""
     transcript = aural.transcribe(sine_sweep(8.0, 200.0, 3000.0, -23.0), pool=pool)
     assert transcript.text.split() == [], transcript.text
+
+
+@pytest.mark.parametrize("hz", [300.0, 440.0])
+def test_a_tone_with_a_syllable_paced_tremolo_gives_no_words(pool: ModelPool, hz: float) -> None:
+    """A sine swinging 90 % deep six times a second: the detector heard speech in it and
+    Whisper wrote "Music" over it (at 300 and 440 Hz) before pure tones were taken out of the
+    detector's speech (aural.tones)."""
+    transcript = aural.transcribe(tremolo_tone(10.0, hz), pool=pool)
+    assert transcript.text.split() == [], transcript.text
+
+
+def test_call_progress_tones_give_no_words_and_cost_none(pool: ModelPool) -> None:
+    """A phone line's tones (ringback, special information tone, DTMF digits, busy, fax calling
+    and answer tones: the fidelity set's negative) give no words, and jfk between two runs of
+    them keeps every word. The tones stand far above the line's digital silence, so each is a
+    loud stretch the detector is asked about again and a candidate for Whisper's second look.
+    Between them, Whisper can still add a word: DTMF digits (0.1 s each) are too short to make
+    a stretch of tone, and the ringback right after jfk lies in his region's padding ("All
+    right."; the previous commit added "Hi. Hi.")."""
+    tones = call_tones()
+    assert aural.transcribe(tones, pool=pool).text.split() == []
+    clip = DATA / "jfk.flac"
+    call = np.concatenate([tones, load(clip), tones])
+    transcript = aural.transcribe(call, pool=pool, language="en")
+    assert deleted_words(text_of(clip), transcript.text) == 0, transcript.text
 
 
 def test_batched_speech_keeps_every_clip_between_pauses_noise_and_levels(

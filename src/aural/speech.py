@@ -22,6 +22,7 @@ from aural.audio import SAMPLE_RATE
 from aural.loudness import LevelStep, stretch_levels
 from aural.speech_edges import anchored
 from aural.spool import ChannelSamples, Samples
+from aural.tones import tone_frames
 
 FRAME = 512  # samples per Silero decision: 32 ms at 16 kHz
 _CONTEXT = 64  # samples of the previous frame the model sees in front of each frame
@@ -276,7 +277,13 @@ def map_speech(
     detector = detector or SpeechDetector()
     probabilities = detector.probabilities(samples)
     levels = frame_levels(samples)
-    loud = _loud(levels)
+    # Pure tones are no speech, whatever the detector made of them (aural.tones), and no
+    # loud stretch to be asked about again.
+    tone = np.zeros(probabilities.shape[0], dtype=np.bool_)
+    found_tone = tone_frames(samples)
+    tone[: found_tone.shape[0]] = found_tone
+    probabilities[tone] = 0.0
+    loud = _loud(levels) & ~tone
     # A second opinion on every loud stretch the carried state left out (or half out). Left out
     # means not heard as speech: a region's padding is not, and loud frames there are asked
     # about too (a whispered clip behind faint noise lost 0.13 s from the middle of a sentence
@@ -284,6 +291,7 @@ def map_speech(
     doubtful = _outside(loud, heard_spans(probabilities, total))
     if doubtful:
         probabilities = np.maximum(probabilities, detector.rescored(samples, doubtful))
+        probabilities[tone] = 0.0
     heard_frames = _hysteresis(probabilities, FINE_VAD)
     regions = _on_the_sound(samples, _regions_of(heard_frames, probabilities, total, FINE_VAD))
     heard = _in_samples(heard_frames, total)
