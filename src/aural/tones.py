@@ -13,8 +13,9 @@ two strongest tones lies :data:`_RESIDUE_DB` or more below it, and only frames i
 such frames count (:data:`_IN_RUN` of any :data:`_RUN`). The speech detector's verdict on
 them is set to no speech, and they get no second look. Speech mixed with a loud tone keeps its
 words (the speech is the residue), as does speech over mains hum (a hum is a series of
-harmonics, not two tones). Telephone tones (ringback, busy, DTMF, fax) are tones by this rule, though the
-detector already leaves them out.
+harmonics, not two tones). Steady telephone tones (ringback, busy, fax) are tones by this rule,
+though the detector already leaves them out; DTMF digits (0.1 s) are too short to make a
+stretch, and are left to the second look.
 """
 
 from __future__ import annotations
