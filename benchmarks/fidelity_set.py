@@ -440,7 +440,8 @@ def sine_melody(seconds: float, dbfs: float = -20.0) -> Samples:
 
 def tremolo_tone(seconds: float, hz: float, dbfs: float = -20.0) -> Samples:
     """A sine whose level swings 90 % deep six times a second, at a syllable's pace: the
-    detector takes it for speech and Whisper wrote "All right. All right." over one at 440 Hz."""
+    detector takes it for speech, and before :mod:`aural.tones` Whisper wrote "music" over this
+    one at 440 Hz ("Music" at 300 Hz)."""
     t = np.arange(round(seconds * RATE)) / RATE
     swing = 1.0 - 0.9 * (0.5 + 0.5 * np.sin(2 * np.pi * 6.0 * t))
     return _scaled(swing * np.sin(2 * np.pi * hz * t), dbfs)
