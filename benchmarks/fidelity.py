@@ -29,7 +29,7 @@ Figures (``summary["fidelity"]``):
   switching on / off time ratio;
 * LID: accuracy per language on every Asterisk prompt >= 3 s;
 * negatives: words output on silence, pink noise, a modem tone, a dial tone, a sine sweep, a
-  phone line's call-progress tones and a tune of pure tones;
+  phone line's call-progress tones, a tune of pure tones, a tremolo tone and hold music;
 * speed: aural / previous release on the long file, its WER, short-clip p50 latency.
 
 WER here normalises English with Whisper's ``EnglishTextNormalizer`` (as the rest of the
@@ -582,7 +582,7 @@ def goals(f: dict[str, Any]) -> list[dict[str, Any]]:
             "lower",
         ),
         _goal(
-            "negatives: words on silence, noise, modem and tones",
+            "negatives: words on silence, noise, modem, tones and music",
             _get(f, "negatives", cli, "words"),
             0,
             "lower",

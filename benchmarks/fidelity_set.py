@@ -34,7 +34,8 @@ The set, one manifest item per file (``kind``):
 * ``negative``: digital silence, pink noise, modem-like FSK, a dial tone, a sine sweep that the
   speech detector takes in part for speech, a phone line's call-progress tones (ringback,
   special information tone, DTMF digits, busy, fax calling and answer tones), a tune of pure
-  tones and a tone with a syllable-paced tremolo: 0 words expected.
+  tones, a tone with a syllable-paced tremolo and the first minute of two instrumental Asterisk
+  hold-music tracks: 0 words expected.
 
 Items marked ``"quick": true`` form the quick subset. Levels are RMS in dBFS (a full-scale sine
 is -3 dBFS); a speech level is the RMS over the clip's active 20 ms frames (those within 40 dB of
@@ -68,6 +69,8 @@ TEST_DATA = REPO_ROOT / "tests" / "data"
 DEFAULT_OUT = REPO_ROOT / "benchmarks" / ".work" / "fidelity"
 
 SOUNDS = Path("/usr/share/asterisk/sounds")
+HOLD_MUSIC = Path("/usr/share/asterisk/moh")  # Debian asterisk-moh-opsound-wav, CC-BY-SA-3.0
+HOLD_TRACKS = ("macroform-the_simplicity", "reno_project-system")  # instrumental
 VOICES = {"en": "en_US_f_Allison", "es": "es_MX_f_Allison", "fr": "fr_CA_f_June"}
 TEXTS = "/usr/share/doc/asterisk-core-sounds-{lang}/core-sounds-{lang}.txt.gz"
 LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
@@ -230,6 +233,8 @@ def check_sources() -> None:
             missing.append(f"asterisk-core-sounds-{lang}")
     if not (LIBRIVOX / "transcription").is_file():
         missing.append("pocketsphinx-testdata")
+    if not all((HOLD_MUSIC / f"{track}.wav").is_file() for track in HOLD_TRACKS):
+        missing.append("asterisk-moh-opsound-wav")
     if missing:
         raise MissingSourceError(
             "the fidelity set needs Debian packages that are not installed: "
@@ -732,6 +737,10 @@ class Builder:
             ("call-tones-32", call_tones()),
             ("melody-12", sine_melody(12.0)),
             ("tremolo-10", tremolo_tone(10.0, 440.0)),
+            *(
+                (f"hold-music-{track}-60", load(HOLD_MUSIC / f"{track}.wav", ["trim", "0", "60"]))
+                for track in HOLD_TRACKS
+            ),
         ):
             self.add(
                 Item(
@@ -739,7 +748,7 @@ class Builder:
                     kind="negative",
                     path=f"negative/{name}.wav",
                     duration=round(samples.size / RATE, 4),
-                    source="numpy: silence, noise, FSK and tones",
+                    source="numpy: silence, noise, FSK and tones; sox: Asterisk music on hold",
                     quick=True,
                 ),
                 samples,

@@ -142,7 +142,7 @@ def test_figures_and_goals_from_known_answers(tmp_path: Any) -> None:
     assert twice["met"] is False
     assert goals["LID, worst language"]["measured"] == 0.5
     assert goals["LID, worst language"]["met"] is False
-    assert goals["negatives: words on silence, noise, modem and tones"]["met"] is False
+    assert goals["negatives: words on silence, noise, modem, tones and music"]["met"] is False
     assert goals["switching: right-language time, worst alternating-runs file"]["met"] is True
     markdown = "\n".join(fidelity.render(f, report.ratios(summary)["issue_10"], {}))
     assert "## Fidelity (issue 10)" in markdown

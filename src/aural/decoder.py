@@ -35,6 +35,7 @@ from faster_whisper.transcribe import get_compression_ratio, get_suppressed_toke
 from faster_whisper.vad import SpeechTimestampsMap
 
 from aural.audio import SAMPLE_RATE
+from aural.labels import label_tokens
 from aural.speech import GatheredSpeech, SpeechRegion, windows
 from aural.spool import ChannelSamples, Samples
 from aural.types import TranscriptionOptions
@@ -147,9 +148,22 @@ def _tokenizer(whisper: WhisperModel, language: str, options: TranscriptionOptio
     )
 
 
+def suppressed_tokens(tokenizer: Tokenizer, options: TranscriptionOptions) -> list[int]:
+    """The tokens Whisper may not write: faster-whisper's choice for ``options.suppress_tokens``,
+    except that the default (-1) lets the brackets and notes of sound labels through, which
+    aural then takes out of the transcript (:mod:`aural.labels`)."""
+    suppress = list(options.suppress_tokens)
+    if not suppress:
+        return suppress
+    tokens = get_suppressed_tokens(tokenizer, suppress) or []
+    if -1 in suppress:
+        allowed = label_tokens(tokenizer)
+        tokens = [token for token in tokens if token not in allowed]
+    return tokens
+
+
 def _whisper_options(tokenizer: Tokenizer, options: TranscriptionOptions) -> WhisperOptions:
     """faster-whisper's options with its own defaults for what aural does not expose."""
-    suppress = list(options.suppress_tokens)
     return WhisperOptions(
         beam_size=options.beam_size,
         best_of=5,
@@ -166,7 +180,7 @@ def _whisper_options(tokenizer: Tokenizer, options: TranscriptionOptions) -> Whi
         initial_prompt=options.initial_prompt,
         prefix=None,
         suppress_blank=True,
-        suppress_tokens=get_suppressed_tokens(tokenizer, suppress) if suppress else suppress,
+        suppress_tokens=suppressed_tokens(tokenizer, options),
         without_timestamps=False,
         max_initial_timestamp=1.0,
         word_timestamps=options.word_timestamps,
@@ -519,7 +533,7 @@ def _batches(
         segments, _ = pipeline.transcribe(
             speech[span_start : batch[-1].end],
             **{
-                **_transcribe_arguments(language, options),
+                **_transcribe_arguments(whisper, language, options),
                 "word_timestamps": options.word_timestamps or text_only,
             },
             clip_timestamps=clips,
@@ -631,7 +645,7 @@ def decode_sequential(
     speech = GatheredSpeech(samples, regions)
     segments, _ = whisper.transcribe(
         speech[0 : speech.length],
-        **_transcribe_arguments(language, replace(options, word_timestamps=True)),
+        **_transcribe_arguments(whisper, language, replace(options, word_timestamps=True)),
         condition_on_previous_text=options.condition_on_previous_text,
     )
     found = _unheard_decoded(whisper, speech, speech.regions, list(segments), language, options)
@@ -639,7 +653,9 @@ def decode_sequential(
         yield segment if options.word_timestamps else replace(segment, words=None)
 
 
-def _transcribe_arguments(language: str, options: TranscriptionOptions) -> dict[str, Any]:
+def _transcribe_arguments(
+    whisper: WhisperModel, language: str, options: TranscriptionOptions
+) -> dict[str, Any]:
     """The keyword arguments both faster-whisper entry points take the same way."""
     return {
         "language": language,
@@ -651,7 +667,7 @@ def _transcribe_arguments(language: str, options: TranscriptionOptions) -> dict[
         "log_prob_threshold": options.log_prob_threshold,
         "no_speech_threshold": options.no_speech_threshold,
         "initial_prompt": options.initial_prompt,
-        "suppress_tokens": list(options.suppress_tokens),
+        "suppress_tokens": suppressed_tokens(_tokenizer(whisper, language, options), options),
         "word_timestamps": options.word_timestamps,
         "vad_filter": False,  # aural's own VAD already chose the speech
     }

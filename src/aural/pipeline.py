@@ -33,6 +33,7 @@ from aural.decoder import (
     speech_chunks,
 )
 from aural.errors import InvalidOptionError, UnsupportedLanguageError
+from aural.labels import without_labels
 from aural.language_id import Decoded, Ranker, Ranking, decide
 from aural.languages import (
     ensure_licensed,
@@ -435,9 +436,10 @@ class Transcriber:
         for whisper_segment in raw:
             if _mostly_past(whisper_segment, content_s):
                 continue
-            segment = _to_segment(
-                whisper_segment, timeline, content_s, channel.channel, run.language
-            )
+            spoken = without_labels(whisper_segment)  # "(upbeat music)" is no word said
+            if spoken is None:
+                continue
+            segment = _to_segment(spoken, timeline, content_s, channel.channel, run.language)
             if segment.text or segment.words:
                 yield segment
 

@@ -6,6 +6,7 @@
 #   * Debian pocketsphinx-testdata            -> /usr/share/pocketsphinx/test/data/librivox/
 #   * Debian asterisk-core-sounds-{en,es,fr}-wav (+ the text packages
 #     asterisk-core-sounds-{en,es,fr} for the prompt transcripts)
+#   * Debian asterisk-moh-opsound-wav (music on hold)
 #
 # Tools: bash, coreutils, gzip, tar, sox (with FLAC support), ffmpeg (libmp3lame,
 # libopus, libx264, native aac), awk.  Tested with Debian 12: sox 14.4.2,
@@ -51,7 +52,7 @@ for l in en es fr; do
 done
 
 rm -f "$OUT"/*.flac "$OUT"/*.txt "$OUT"/*.json "$OUT"/librivox/* "$OUT"/lang/* "$OUT"/formats/* \
-      "$OUT"/whispered/* "$OUT"/synthetic/* "$OUT"/resampled/* \
+      "$OUT"/whispered/* "$OUT"/synthetic/* "$OUT"/resampled/* "$OUT"/music/* \
       "$OUT"/bad/*.wav "$OUT"/bad/*.mp3 "$OUT"/bad/*.mp4
 mkdir -p "$OUT/librivox" "$OUT/lang" "$OUT/resampled" "$OUT/formats" "$OUT/bad"
 
@@ -231,6 +232,14 @@ espeak-ng -v de -s 150 -w "$WORK/german.wav" "$GERMAN"
 to16k "$WORK/german.wav" "$WORK/german16.wav"
 "${SOX[@]}" "$WORK/german16.wav" "${FLAC_OPTS[@]}" "$OUT/synthetic/de_weekend.flac"
 printf '%s\n' "$GERMAN" > "$OUT/synthetic/de_weekend.txt"
+
+# Music on hold: the first 20 s of an Asterisk track, instrumental, as the package has it
+# (8 kHz). Whisper wrote "I'm No?" over it while it could not write the brackets of its sound
+# labels (issue 10).
+mkdir -p "$OUT/music"
+MOH=/usr/share/asterisk/moh/macroform-the_simplicity.wav
+[[ -f $MOH ]] || { echo "install asterisk-moh-opsound-wav" >&2; exit 1; }
+"${SOX[@]}" "$MOH" "${FLAC_OPTS[@]}" "$OUT/music/hold_music_the_simplicity.flac" trim 0 20
 
 # ---------------------------------------------------------------- 10. bad inputs
 B=$OUT/bad
