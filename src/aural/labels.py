@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from functools import lru_cache
+from typing import Any
 
 from faster_whisper.tokenizer import Tokenizer
 from faster_whisper.transcribe import Segment as WhisperSegment
@@ -27,15 +29,21 @@ _LABEL = re.compile(r"\([^()]*\)|\[[^\[\]]*\]|[♩♪♫♬]+")
 _SPACES = re.compile(r"\s{2,}")
 
 
-def label_tokens(tokenizer: Tokenizer) -> set[int]:
-    """The tokens a label is written with: brackets and music notes, alone or after a space."""
+def label_tokens(tokenizer: Tokenizer) -> frozenset[int]:
+    """The tokens a label is written with: brackets and music notes, alone or after a space
+    (worked out once per model vocabulary; every decoding call asks)."""
+    return _label_tokens(tokenizer.tokenizer)
+
+
+@lru_cache(maxsize=8)
+def _label_tokens(vocabulary: Any) -> frozenset[int]:
     found: set[int] = set()
     for symbol in [*_OPENERS, *_CLOSERS, *_NOTES, "♪♪", "♪♪♪"]:
         for text in (symbol, " " + symbol):
-            tokens = tokenizer.encode(text)
+            tokens = vocabulary.encode(text, add_special_tokens=False).ids
             if len(tokens) == 1 or symbol[0] in _NOTES:
                 found.add(tokens[0])
-    return found
+    return frozenset(found)
 
 
 def strip_labels(text: str) -> str:
