@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from aural.jobs.errors import CapacityExceededError
 from aural.jobs.records import (
@@ -14,7 +16,7 @@ from aural.jobs.records import (
     transcript_from_record,
     transcript_to_record,
 )
-from aural.jobs.store import NewTask, TaskState, TaskStore
+from aural.jobs.store import NewTask, TaskState, TaskStore, make_engine
 from aural.types import ChannelInfo, Segment, Task, Transcript, TranscriptionOptions, Word
 
 
@@ -28,6 +30,27 @@ def store(tmp_path: Path) -> TaskStore:
 def _new(store: TaskStore, model: str = "tiny.en", max_active: int | None = None) -> str:
     task = NewTask(face="test", model=model, options={}, media_path="/x", media_bytes=10)
     return store.create(task, max_active).id
+
+
+def test_a_connection_waits_for_wal_while_another_holds_the_write_lock(tmp_path: Path) -> None:
+    # A rollback-mode database whose write lock is held: SQLite refuses the switch to WAL at
+    # once (no busy handler), which failed processes starting together on a new file.
+    path = tmp_path / "tasks.db"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("CREATE TABLE t (x)")
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("INSERT INTO t VALUES (1)")
+    release = threading.Timer(0.3, holder.execute, args=("COMMIT",))
+    release.start()
+    engine = make_engine(f"sqlite:///{path}")
+    try:
+        with engine.connect() as connection:
+            assert connection.execute(sa.text("PRAGMA journal_mode")).scalar() == "wal"
+            assert connection.execute(sa.text("SELECT x FROM t")).scalars().all() == [1]
+    finally:
+        release.join()
+        engine.dispose()
+        holder.close()
 
 
 def test_a_task_is_claimed_by_exactly_one_of_many_threads(store: TaskStore) -> None:

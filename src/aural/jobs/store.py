@@ -8,6 +8,7 @@ finished task is never run again. Nothing here is specific to SQLite.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 import uuid
@@ -209,14 +210,40 @@ def new_task_id() -> str:
     return str(uuid.uuid4())
 
 
+# How long a new SQLite connection keeps asking for WAL while another holds the write lock.
+SQLITE_WAL_WAIT_S = 10.0
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets readers (polling clients) proceed while a worker writes; the busy timeout makes
     # concurrent writers wait instead of failing with "database is locked".
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=10000")
+    _enter_wal(cursor)
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _enter_wal(cursor: sqlite3.Cursor) -> None:
+    """Switch the database to WAL, waiting out another connection's write lock.
+
+    A database still in rollback mode (new, or made by another tool) needs an exclusive lock to
+    switch. While another connection holds its write lock SQLite answers "database is locked" at
+    once, without the busy handler, since waiting could deadlock; processes that start together
+    on a new file (API nodes, workers, migrations) meet exactly that. So ask again, backing off,
+    until the same deadline the busy timeout gives writers.
+    """
+    deadline = time.monotonic() + SQLITE_WAL_WAIT_S
+    pause = 0.005
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
 
 
 def make_engine(url: str) -> Engine:
