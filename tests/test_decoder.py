@@ -3,6 +3,7 @@ language look over several views."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -89,6 +90,12 @@ def test_the_full_look_is_the_mean_of_its_views(pool: ModelPool) -> None:
     assert max(abs(both[c] - (one[c] + later[c]) / 2) for c in both) < 1e-4
     assert abs(sum(both.values()) - 1.0) < 1e-3
     assert max(both, key=lambda code: both[code]) == "es"
+    # Side by side on two threads (the model's replicas), the same answer as in turn.
+    with ThreadPoolExecutor(2) as pool_of_two:
+        side_by_side = rank_languages_over_views(
+            whisper, speech, [0.0, 0.1], lambda view, shifts: list(pool_of_two.map(view, shifts))
+        )
+    assert max(abs(side_by_side[c] - both[c]) for c in both) < 1e-6
 
 
 def test_a_region_without_an_aligned_word_is_unheard() -> None:

@@ -99,6 +99,10 @@ def _padded_features(
     return features
 
 
+# Runs a function over items (side by side, say) and gives its results in the items' order.
+ViewMap = Callable[[Callable[[float], dict[str, float]], Sequence[float]], list[dict[str, float]]]
+
+
 def no_speech_probability(whisper: WhisperModel, window: EncodedWindow) -> float:
     """Whisper's probability that an encoded window holds no speech (its <|nospeech|> token at
     the start of the transcript), as faster-whisper's silence rule reads it."""
@@ -118,23 +122,32 @@ def rank_languages(
 
 
 def rank_languages_over_views(
-    whisper: WhisperModel, speech: Samples, shifts_s: Sequence[float]
+    whisper: WhisperModel,
+    speech: Samples,
+    shifts_s: Sequence[float],
+    map_views: ViewMap | None = None,
 ) -> dict[str, float]:
     """Language probabilities of ``speech`` (at most one window, less the largest shift),
     averaged over views of it that start ``shifts_s`` seconds into a full 30 s window.
 
     Whisper's detector answers differently for the same short speech moved by a few tens of
     milliseconds (an Asterisk Spanish prompt: es 0.78, then ca 0.60 with 50 ms more silence
-    before it): one full-context look is one noisy sample. The views are encoded one after the
-    other: on CPU a batch of four cost the same time (2.9 s against 0.6 s for one on 2 cores)
-    and its encoder attention would hold four windows' memory at once.
+    before it): one full-context look is one noisy sample. Each view is an encode of its own: on
+    CPU a batch of four cost the same time as four in turn (2.9 s against 0.6 s for one on 2
+    cores) and its encoder attention would hold four windows' memory at once. ``map_views``
+    may run them side by side, on the model's replicas (in turn when not given); the mean is
+    taken in the order of ``shifts_s`` either way, so the answer does not depend on it.
     """
     frames = int(WINDOW_S * _FRAMES_PER_S)
-    total: dict[str, float] = {}
-    for shift in shifts_s:
+
+    def view(shift: float) -> dict[str, float]:
         features = _padded_features(whisper, speech, frames, int(shift * SAMPLE_RATE))
-        view = rank_languages(whisper, whisper.encode(np.ascontiguousarray(features)))
-        for code, probability in view.items():
+        return rank_languages(whisper, whisper.encode(np.ascontiguousarray(features)))
+
+    views = map_views(view, shifts_s) if map_views else [view(shift) for shift in shifts_s]
+    total: dict[str, float] = {}
+    for ranking in views:
+        for code, probability in ranking.items():
             total[code] = total.get(code, 0.0) + probability / len(shifts_s)
     return total
 

@@ -377,7 +377,12 @@ class Transcriber:
         """The same on Whisper's full 30 s context, averaged over a few views of the speech
         (:data:`FULL_LOOK_SHIFTS_S`): the second look when the first is unsure."""
         head = speech[: int((WINDOW_S - 1 - max(FULL_LOOK_SHIFTS_S)) * SAMPLE_RATE)]
-        return rank_languages_over_views(self.model.whisper, head, FULL_LOOK_SHIFTS_S)
+        # The views are independent encodes: side by side on the model's replicas, a clip that
+        # needs this look waits for half as many encodes (with two workers).
+        with _Workers(self.model.parallelism) as workers:
+            return rank_languages_over_views(
+                self.model.whisper, head, FULL_LOOK_SHIFTS_S, workers.map
+            )
 
     def _rank_full_once(self, speech: Samples) -> Ranking:
         """The full-context look on one view: one encode."""
