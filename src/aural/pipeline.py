@@ -32,6 +32,7 @@ from aural.decoder import (
     rank_languages_over_views,
     speech_chunks,
 )
+from aural.echoes import without_echoes
 from aural.errors import InvalidOptionError, UnsupportedLanguageError
 from aural.labels import without_labels
 from aural.language_id import Decoded, Ranker, Ranking, decide
@@ -438,12 +439,10 @@ class Transcriber:
             raw = decode_sequential(whisper, channel.samples, run.regions, run.language, options)
             timeline = gathered
         content_s = sum(r.end - r.start for r in run.regions) / SAMPLE_RATE
-        for whisper_segment in raw:
-            if _mostly_past(whisper_segment, content_s):
-                continue
-            spoken = without_labels(whisper_segment)  # "(upbeat music)" is no word said
-            if spoken is None:
-                continue
+        inside = (segment for segment in raw if not _mostly_past(segment, content_s))
+        # "(upbeat music)" is no word said, nor is a sentence said again in a blink (echoes).
+        labelled = (without_labels(segment) for segment in inside)
+        for spoken in without_echoes(segment for segment in labelled if segment is not None):
             segment = _to_segment(spoken, timeline, content_s, channel.channel, run.language)
             if segment.text or segment.words:
                 yield segment
