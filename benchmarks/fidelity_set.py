@@ -19,7 +19,9 @@ The set, one manifest item per file (``kind``):
   speech at -35 dBFS, in the 8 kHz telephone band, and in pink noise at -40 dBFS that starts
   2 s before the speech and goes on through it (``NOISY``: a noisy room, not a lead-in, so not
   under the invariant; a lever that changes how the audio before speech is heard must not cost
-  words here). Every variant names its ``base`` (the clip
+  words here), and behind 20 s of an instrumental Asterisk hold-music track 10 dB below its
+  speech (``HOLD_LEAD``: a call put through after a wait; reported apart, as it is no lead-in
+  the issue names). Every variant names its ``base`` (the clip
   alone), so a harness reports the WER *delta over the clip alone* (issue 10's invariant). The
   clip alone is also read 0.5 and 1 dB quieter (``quieter-*`` variants, ``SPREAD_DB``): a change
   nobody hears, whose readings are the clip's own spread, what any change of input costs it.
@@ -63,7 +65,7 @@ import numpy as np
 import numpy.typing as npt
 
 RATE = 16_000
-VERSION = 6  # bump when a recipe changes: a manifest of another version is rebuilt
+VERSION = 7  # bump when a recipe changes: a manifest of another version is rebuilt
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TEST_DATA = REPO_ROOT / "tests" / "data"
 DEFAULT_OUT = REPO_ROOT / "benchmarks" / ".work" / "fidelity"
@@ -91,6 +93,10 @@ NOISY = ("noisy-40dB", -40.0, 2.0, 1.0)
 # one was not raised.
 REPEATS: tuple[tuple[str, float | None], ...] = (("twice", None), ("twice-46dB", -46.0))
 REPEAT_PAUSE_S = 1.0
+# Hold music before the clip, as on a call put through after a wait: (variant, track, seconds,
+# level of the music against the clip's speech, dB). The detector hears speech in some music,
+# decoded with the clip's; Whisper wrote the clip's sentence twice behind it (aural.echoes).
+HOLD_LEAD = ("hold-music-20", "macroform-cold_day", 20.0, -10.0)
 # Attenuations (dB) of the clip alone whose readings measure the clip's own spread.
 SPREAD_DB = (0.5, 1.0)
 SPREAD_PREFIX = "quieter-"
@@ -233,7 +239,7 @@ def check_sources() -> None:
             missing.append(f"asterisk-core-sounds-{lang}")
     if not (LIBRIVOX / "transcription").is_file():
         missing.append("pocketsphinx-testdata")
-    if not all((HOLD_MUSIC / f"{track}.wav").is_file() for track in HOLD_TRACKS):
+    if not all((HOLD_MUSIC / f"{t}.wav").is_file() for t in (*HOLD_TRACKS, HOLD_LEAD[1])):
         missing.append("asterisk-moh-opsound-wav")
     if missing:
         raise MissingSourceError(
@@ -565,6 +571,10 @@ class Builder:
         noisy = pink_noise(lead_s + alone.size / RATE + tail_s, dbfs, seed=self.seed * 1000 + index)
         noisy[round(lead_s * RATE) : round(lead_s * RATE) + alone.size] += alone
         variants.append((name, noisy, lead_s, RATE))
+        name, track, seconds, below = HOLD_LEAD
+        music = load(HOLD_MUSIC / f"{track}.wav", ["trim", "0", f"{seconds:g}"])
+        music = at_level(music, speech_level(alone) + below)
+        variants.append((name, np.concatenate([music, alone]), seconds, RATE))
         for variant, samples, lead_s, rate in variants:
             self._clip_item(clip, variant, samples, lead_s, rate, common)
         for variant, dbfs in REPEATS:
@@ -804,6 +814,7 @@ def build(out: Path = DEFAULT_OUT, seed: int = 0, force: bool = False) -> dict[s
             f"level{int(QUIET_DBFS)}dB",
             "telephone-8k",
             NOISY[0],
+            HOLD_LEAD[0],
             *(v for v, _ in REPEATS),
         ],
         "lid_counts": builder.lid_counts,

@@ -135,7 +135,7 @@ def clip_lines(
                 over.append(f"{clip}/{variant} {pct - base_pct:+.1f}")
             if pct - worst_own > 1.0:
                 beyond_spread.append(f"{clip}/{variant} {pct - worst_own:+.1f}")
-            lead_in = variant not in fidelity.ALTERED_VARIANTS | fidelity.REPEAT_VARIANTS
+            lead_in = variant not in fidelity.APART
             if lead_in and pct - worst_shifted > 1.0:
                 beyond_shifts.append(f"{clip}/{variant} {pct - worst_shifted:+.1f}")
             if variant.startswith("silence"):

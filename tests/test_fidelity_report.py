@@ -69,6 +69,7 @@ def test_figures_and_goals_from_known_answers(tmp_path: Any) -> None:
         *fidelity._item_tasks(_clip("telephone-8k"), tmp_path),
         *fidelity._item_tasks(_clip("quieter-0.5dB"), tmp_path),
         *fidelity._item_tasks(_clip("twice", f"{JFK} {JFK}"), tmp_path),
+        *fidelity._item_tasks(_clip("hold-music-20"), tmp_path),
         *fidelity._item_tasks(_item("lid", "lid/es/a", "es", "hola"), tmp_path),
         *fidelity._item_tasks(_item("lid", "lid/es/b", "es", "adios"), tmp_path),
         *fidelity._item_tasks(_item("negative", "negative/tone", None), tmp_path),
@@ -89,6 +90,8 @@ def test_figures_and_goals_from_known_answers(tmp_path: Any) -> None:
         _call("fidelity/clip/jfk/quieter-0.5dB", JFK.replace("fellow", "follow")),
         # said twice, heard once: 14 of its 28 words dropped
         _call("fidelity/clip/jfk/twice", JFK),
+        # behind hold music, the sentence written twice: 14 words inserted
+        _call("fidelity/clip/jfk/hold-music-20", f"{JFK} {JFK}"),
         _call("fidelity/lid/es/a", "hola", "es"),
         _call("fidelity/lid/es/b", "adios", "la"),
         _call("fidelity/negative/tone", "Thank you."),
@@ -106,10 +109,13 @@ def test_figures_and_goals_from_known_answers(tmp_path: Any) -> None:
         "telephone-8k": round(1000 / 14, 2),
         "quieter-0.5dB": round(100 / 14, 2),
         "twice": 50.0,
+        "hold-music-20": 100.0,
     }
     # The telephone band is not a lead-in: it is the worst cell of its own, not the invariant's.
     assert clips["worst"] == {"delta": round(600 / 14, 2), "clip": "jfk", "variant": "level-35dB"}
     assert clips["worst_band"]["variant"] == "telephone-8k"
+    # Nor is hold music one the issue names: its worst cell is reported apart too.
+    assert clips["worst_music"] == {"delta": 100.0, "clip": "jfk", "variant": "hold-music-20"}
     # Said twice is measured against the clip's text twice, in a row of its own.
     assert clips["worst_repeat_dropped"] == {"delta": 50.0, "clip": "jfk", "variant": "twice"}
     assert clips["total"]["twice"]["vs_alone_transcript_wer"] == 50.0
