@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from faster_whisper.transcribe import Segment as WhisperSegment
@@ -44,6 +45,19 @@ def test_a_segment_of_labels_only_is_dropped_and_a_mixed_one_keeps_its_words() -
     assert mixed.text == " Hello there"
     assert [w.word for w in mixed.words or []] == [" Hello", " there"]
     assert [w.start for w in mixed.words or []] == [0, 3]
+
+
+def test_a_mixed_segment_keeps_the_token_ids_of_its_words_only(pool: ModelPool) -> None:
+    """Given the vocabulary, the ids go with the text: a label's brackets and words and a
+    music note (several byte tokens) leave ``tokens`` too, and what is left decodes to the
+    words said."""
+    vocabulary = pool.get().whisper.hf_tokenizer
+    said = " Hello (soft music) there ♪ friend."
+    ids = vocabulary.encode(said, add_special_tokens=False).ids
+    segment = without_labels(replace(_segment(said), tokens=ids), vocabulary)
+    assert segment is not None
+    assert vocabulary.decode(segment.tokens) == " Hello there friend."
+    assert without_labels(replace(_segment(said), tokens=ids)).tokens == ids  # type: ignore[union-attr]
 
 
 def test_hold_music_gives_no_words(pool: ModelPool) -> None:

@@ -441,7 +441,7 @@ class Transcriber:
         content_s = sum(r.end - r.start for r in run.regions) / SAMPLE_RATE
         inside = (segment for segment in raw if not _mostly_past(segment, content_s))
         # "(upbeat music)" is no word said, nor is a sentence said again in a blink (echoes).
-        labelled = (without_labels(segment) for segment in inside)
+        labelled = (without_labels(segment, whisper.hf_tokenizer) for segment in inside)
         for spoken in without_echoes(segment for segment in labelled if segment is not None):
             segment = _to_segment(spoken, timeline, content_s, channel.channel, run.language)
             if segment.text or segment.words:
